@@ -1,0 +1,5 @@
+import sys
+
+from dsrgan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,36 @@
+"""Finding image files in the paths a user gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Image files under `folder`, sorted, hidden files and our own temporary files skipped."""
+    folder = Path(folder)
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and is_image_path(p))
+
+
+def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = True) -> list[tuple[Path, Path]]:
+    """Expand files and folders into (file, path relative to its root) pairs, keeping folder layouts.
+
+    A file given directly has itself (its name) as the relative path. Missing paths raise FileNotFoundError.
+    """
+    out: list[tuple[Path, Path]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out.extend((f, f.relative_to(p)) for f in list_images(p, recursive))
+        elif p.exists():
+            out.append((p, Path(p.name)))
+        else:
+            raise FileNotFoundError(str(p))
+    return out

@@ -1,0 +1,30 @@
+import subprocess
+import sys
+
+from dsrgan import __version__
+from dsrgan.cli import COMMANDS, main
+
+
+def test_version(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as e:
+        assert e.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_subcommands(capsys):
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    for name in ("upscale", "detail", "train", "evaluate"):
+        assert name in out
+    assert {c[0] for c in COMMANDS} >= {"upscale", "detail", "train", "evaluate"}
+
+
+def test_import_is_light():
+    code = "import sys, dsrgan, dsrgan.cli; dsrgan.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "importing dsrgan or building the CLI must not import torch"
