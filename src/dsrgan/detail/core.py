@@ -176,8 +176,11 @@ def system_matrix(ah, av, lam: float = 1.0):
     diag[1:, :] += wv[:-1, :]
     offh = -wh.ravel()[:-1]  # entry (p, p+1); zero where p is a last-column pixel, so rows never wrap
     offv = -wv.ravel()[: n - w]
-    diagonals = [diag.ravel(), offh, offh]
-    offsets = [0, 1, -1]
+    diagonals = [diag.ravel()]
+    offsets = [0]
+    if w > 1:
+        diagonals += [offh, offh]
+        offsets += [1, -1]
     if h > 1:
         diagonals += [offv, offv]
         offsets += [w, -w]
