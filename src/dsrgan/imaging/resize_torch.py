@@ -1,0 +1,52 @@
+"""MATLAB-compatible bicubic resize for N x C x H x W float tensors on any device.
+
+Uses the same per-dimension weights as the numpy `imresize` (cached, float64), turned into dense (out x in)
+interpolation matrices and applied as two matmuls, the smaller-scale dimension first. Float path only: no
+rounding, no clipping, like MATLAB on double input.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from dsrgan.imaging.resize import contributions, dimension_order, resize_plan
+
+
+@functools.lru_cache(maxsize=256)
+def _dense_matrix(in_length: int, out_length: int, scale: float, antialias: bool) -> torch.Tensor:
+    weights, indices = contributions(in_length, out_length, scale, antialias)
+    m = np.zeros((out_length, in_length), dtype=np.float64)
+    rows = np.repeat(np.arange(out_length), weights.shape[1])
+    np.add.at(m, (rows, indices.ravel()), weights.ravel())  # mirrored indices repeat: their weights add up
+    return torch.from_numpy(m)
+
+
+def resize_matrix(in_length: int, out_length: int, scale: float, *, antialias: bool = True, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """Dense (out_length x in_length) matrix M of one 1-D MATLAB bicubic resize: y = M @ x. Do not modify it
+    in place (on CPU float64 it is the cached tensor itself)."""
+    return _dense_matrix(int(in_length), int(out_length), float(scale), bool(antialias)).to(device=device, dtype=dtype)
+
+
+def imresize_torch(x: torch.Tensor, scale=None, *, output_shape=None, antialias: bool = True) -> torch.Tensor:
+    """MATLAB `imresize(..., 'bicubic')` of a float tensor whose last two dims are H x W (N x C x H x W usually).
+
+    Works on any device and floating dtype (computed in the input dtype; float16/bfloat16 are computed in
+    float32 and cast back). Differentiable with respect to `x`."""
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        raise TypeError("imresize_torch expects a floating-point tensor")
+    if x.dim() < 2:
+        raise ValueError(f"imresize_torch needs a tensor with H x W as its last two dims, got {tuple(x.shape)}")
+    out_shape, scales = resize_plan(tuple(x.shape[-2:]), scale, output_shape)
+    work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    y = x.to(work)
+    for dim in dimension_order(scales):
+        in_len = y.shape[-2 + dim]
+        if out_shape[dim] == in_len and scales[dim] == 1.0:
+            continue
+        m = resize_matrix(in_len, out_shape[dim], scales[dim], antialias=antialias, device=y.device, dtype=work)
+        y = torch.matmul(m, y) if dim == 0 else torch.matmul(y, m.t())
+    return y.to(x.dtype).contiguous()
