@@ -1,0 +1,113 @@
+"""What one job does, in the model's worker thread: upscale, make the comparison and detail images, save PNGs.
+
+Uses only the public contracts: `Upscaler.upscale_array` / `Upscaler.detail_map` (dsrgan.inference) and
+`imresize` / `write_image` (dsrgan.imaging). Files go to the job's private folder only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsrgan.web.jobs import Job
+
+# Files a job may produce; the app serves only these names, looked up in the job (never a path from a request).
+RESULT_FILES = ("result", "bicubic", "detail")
+
+
+@dataclass
+class JobInput:
+    """A validated request: the decoded image and the options, ready for the model thread."""
+
+    image: Any  # dsrgan.imaging.LoadedImage
+    model: str
+    strength: float
+    tile: int | None
+    filename: str
+
+
+def normalise_detail(d: np.ndarray) -> np.ndarray:
+    """Min-max normalise a detail map to [0, 1] for display, as the paper's Fig. 3 and 5 show details.
+
+    One channel (I_D) or three (GIF/MSDM variants); a constant map becomes mid grey instead of dividing by 0.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    if d.ndim == 3 and d.shape[2] == 1:
+        d = d[..., 0]
+    finite = np.isfinite(d)
+    if not finite.any():
+        return np.full(d.shape, 0.5, dtype=np.float32)
+    lo, hi = float(d[finite].min()), float(d[finite].max())
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return np.full(d.shape, 0.5, dtype=np.float32)
+    out = (np.where(finite, d, lo) - lo) / (hi - lo)
+    return out.astype(np.float32)
+
+
+def _progress_keyword(fn) -> str | None:
+    """The Upscaler's progress-callback keyword if it has one (older versions may not)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+    return next((k for k in ("progress", "on_progress") if k in params), None)
+
+
+def run_job(job: Job, pool) -> None:
+    """The JobQueue's work function: fills job.files and job.result, raises DsrganError for user errors."""
+    from dsrgan.imaging import imresize, write_image
+
+    inp: JobInput = job.payload
+    loaded = inp.image
+    rgb = loaded.rgb
+    upscaler = pool.get(inp.model)
+
+    kwargs: dict[str, Any] = {"tile": inp.tile, "detail_strength": inp.strength}
+    key = _progress_keyword(upscaler.upscale_array)
+    if key is not None:
+        def report(done, total=None):
+            job.progress = float(done) if total is None else float(done) / max(1.0, float(total))
+        kwargs[key] = report
+
+    t0 = time.perf_counter()
+    alpha = None
+    if loaded.alpha is None:
+        sr = upscaler.upscale_array(rgb, **kwargs)
+    else:
+        # The array API takes RGBA and handles transparency (premultiplied colour, bicubic alpha).
+        out = upscaler.upscale(np.dstack([rgb, loaded.alpha]).astype(np.float32), **kwargs)
+        sr, alpha = out[..., :3], np.clip(out[..., 3], 0.0, 1.0)
+    seconds = time.perf_counter() - t0
+    job.progress = 1.0
+    sr = np.clip(sr, 0.0, 1.0)
+    h, w = rgb.shape[:2]
+    out_h, out_w = sr.shape[:2]
+
+    detail = None  # models without a detail branch (plain RRDBNet/ESRGAN) have none to show
+    if getattr(upscaler, "detail_variant", None) is not None:
+        detail = normalise_detail(upscaler.detail_map(rgb))
+
+    folder = Path(job.folder)
+    files = {"result": folder / "result.png", "bicubic": folder / "bicubic.png"}
+    write_image(files["result"], sr, alpha=alpha, bit_depth=loaded.bit_depth, grayscale=loaded.grayscale)
+    bicubic = np.clip(imresize(rgb, output_shape=(out_h, out_w)), 0.0, 1.0)
+    write_image(files["bicubic"], bicubic, alpha=alpha, grayscale=loaded.grayscale)
+    if detail is not None:
+        files["detail"] = folder / "detail.png"
+        write_image(files["detail"], detail, grayscale=detail.ndim == 2)
+    job.files = files
+    job.result = {
+        "input": {"width": w, "height": h, "name": inp.filename},
+        "output": {"width": out_w, "height": out_h, "bit_depth": loaded.bit_depth, "alpha": alpha is not None},
+        "model": inp.model,
+        "strength": inp.strength,
+        "tile": inp.tile,
+        "seconds": round(seconds, 3),
+        "device": str(getattr(upscaler, "device", "")) or None,
+        "images": {name: f"/api/jobs/{job.id}/{name}.png" for name in files},
+    }
