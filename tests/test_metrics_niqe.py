@@ -8,7 +8,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import gennorm
 
 from dsrgan.errors import DsrganError
-from dsrgan.metrics import niqe as nq
+from dsrgan.metrics import niqe_live as nq
 
 
 def test_gaussian_window_equals_the_one_stored_with_the_live_parameters():
