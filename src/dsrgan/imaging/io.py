@@ -115,6 +115,10 @@ def _read_pillow(path: Path, max_pixels: int):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLargeError(f"{path}: image too large ({_reason(e)})") from None
     except UnidentifiedImageError:
+        kind = _sniff(path)
+        if kind is not None:
+            raise TruncatedImageError(f"{path}: starts like a {kind} file but cannot be decoded (truncated or "
+                                      "corrupt)") from None
         raise NotAnImageError(f"{path}: not an image file in a format we read") from None
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error) as e:
         raise TruncatedImageError(f"{path}: cannot decode the image header ({_reason(e)})") from None
@@ -133,6 +137,19 @@ def _read_pillow(path: Path, max_pixels: int):
         except (OSError, SyntaxError, EOFError, zlib.error, struct.error, IndexError, ValueError) as e:
             raise TruncatedImageError(f"{path}: truncated or corrupt image data ({_reason(e)})") from None
     return pixels, alpha, bit_depth, gray, fmt, orientation
+
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+          (b"BM", "BMP"), (b"GIF8", "GIF"))
+
+
+def _sniff(path: Path) -> str | None:
+    """The image format a file's first bytes announce, or None."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
 
 
 def _reason(e: BaseException) -> str:

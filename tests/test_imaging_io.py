@@ -1,0 +1,397 @@
+"""Image I/O: round trips (8/16-bit, gray, alpha), modes, EXIF orientation, bad input, safe writes.
+
+Independent oracles: Pillow (reading our files, writing the inputs, exif_transpose), libtiff (LZW encoding) and
+a straightforward transcription of the PNG filter/interlace definitions for hand-built 16-bit files."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from dsrgan.errors import (
+    EmptyFileError,
+    ImageError,
+    ImageTooLargeError,
+    NotAnImageError,
+    OutputError,
+    OutputExistsError,
+    OverwriteInputError,
+    TruncatedImageError,
+    UnsupportedModeError,
+)
+from dsrgan.imaging import io as imio
+from dsrgan.imaging import read_image, write_image
+
+
+def _u16(x):
+    return np.floor(np.asarray(x, np.float64) * 65535 + 0.5).astype(np.uint16)
+
+
+def _u8(x):
+    return np.floor(np.asarray(x, np.float64) * 255 + 0.5).astype(np.uint8)
+
+
+# --- round trips --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("ext", ["png", "tif", "tiff"])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_lossless_round_trip_is_exact(tmp_path, rng, ext, channels, bit_depth):
+    top = 255 if bit_depth == 8 else 65535
+    data = rng.integers(0, top + 1, (23, 31, channels), dtype=np.uint16 if bit_depth == 16 else np.uint8)
+    gray = channels <= 2
+    colour = data[..., 0] if gray else data[..., :3]
+    alpha = data[..., -1] if channels in (2, 4) else None
+    path = tmp_path / f"img.{ext}"
+    write_image(path, colour / top, alpha=None if alpha is None else alpha / top, bit_depth=bit_depth,
+                grayscale=gray)
+    got = read_image(path)
+    assert (got.bit_depth, got.grayscale, got.alpha is not None) == (bit_depth, gray, alpha is not None)
+    assert got.rgb.dtype == np.float32 and got.rgb.shape == (23, 31, 3)
+    q = _u8 if bit_depth == 8 else _u16
+    want = np.repeat(colour[..., None], 3, 2) if gray else colour
+    np.testing.assert_array_equal(q(got.rgb), want)
+    if alpha is not None:
+        np.testing.assert_array_equal(q(got.alpha), alpha)
+
+
+@pytest.mark.parametrize("ext", ["png", "tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_pillow_reads_our_16bit_files(tmp_path, rng, ext, channels):
+    # Pillow keeps the high byte of each 16-bit sample: an independent check of layout and byte order.
+    data = rng.integers(0, 65536, (17, 9, channels), dtype=np.uint16)
+    path = tmp_path / f"img.{ext}"
+    write_image(path, data[..., :3] / 65535, alpha=data[..., 3] / 65535 if channels == 4 else None, bit_depth=16)
+    with Image.open(path) as im:
+        assert im.size == (9, 17)
+        np.testing.assert_array_equal(np.asarray(im), (data >> 8).astype(np.uint8))
+
+
+@pytest.mark.parametrize("ext", ["bmp", "webp"])
+def test_other_8bit_formats_round_trip(tmp_path, rng, ext):
+    data = rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    path = tmp_path / f"img.{ext}"
+    write_image(path, data / 255, quality=100)  # WebP at quality 100 is lossless
+    got = read_image(path)
+    np.testing.assert_array_equal(_u8(got.rgb), data)
+    assert got.bit_depth == 8 and not got.grayscale
+
+
+def test_jpeg_quality_and_no_alpha(tmp_path, rng):
+    base = np.linspace(0, 1, 64 * 64 * 3).reshape(64, 64, 3)
+    noisy = np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1)
+    hi, lo = tmp_path / "hi.jpg", tmp_path / "lo.jpeg"
+    write_image(hi, noisy, quality=95, alpha=np.ones((64, 64)))
+    write_image(lo, noisy, quality=30)
+    assert lo.stat().st_size < hi.stat().st_size
+    got = read_image(hi)
+    assert got.alpha is None and got.bit_depth == 8
+    assert np.abs(got.rgb - noisy).mean() < 0.03
+
+
+def test_16bit_request_for_8bit_format_writes_8bit(tmp_path):
+    path = tmp_path / "a.bmp"
+    write_image(path, np.full((4, 4, 3), 0.5), bit_depth=16)
+    assert read_image(path).bit_depth == 8
+
+
+def test_grayscale_output_from_rgb_uses_luma(tmp_path):
+    rgb = np.zeros((2, 2, 3))
+    rgb[..., 0] = 1.0
+    write_image(tmp_path / "g.png", rgb, grayscale=True)
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.mode == "L"
+        assert np.asarray(im)[0, 0] == round(0.299 * 255)
+
+
+# --- hand-built 16-bit PNGs: every filter type, Adam7 interlacing, tRNS ------------------------------------
+def _paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+
+
+def _filter_rows(rows: np.ndarray, bpp: int, types) -> bytes:
+    """Forward PNG filtering, byte by byte as the specification defines it."""
+    out = bytearray()
+    prev = np.zeros(rows.shape[1], np.int64)
+    for y, row in enumerate(rows.astype(np.int64)):
+        t = types[y % len(types)]
+        out.append(t)
+        for x in range(len(row)):
+            a = row[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            pred = [0, a, b, (a + b) // 2, _paeth(a, b, c)][t]
+            out.append((row[x] - pred) % 256)
+        prev = row
+    return bytes(out)
+
+
+def _png(width, height, colour, idat: bytes, interlace=0, extra=b"") -> bytes:
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, interlace)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(idat))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("interlace", [0, 1])
+def test_16bit_png_all_filters_and_adam7(tmp_path, rng, interlace):
+    h, w, c = 11, 13, 3
+    data = rng.integers(0, 65536, (h, w, c), dtype=np.uint16)
+    data[:, :4] = 4000  # some flat area, where Paeth/Avg predictions matter
+    bpp = 2 * c
+    if interlace:
+        passes = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1))
+        idat = b""
+        for r0, c0, dr, dc in passes:
+            sub = data[r0::dr, c0::dc]
+            if sub.size:
+                idat += _filter_rows(sub.astype(">u2").view(np.uint8).reshape(sub.shape[0], -1), bpp, [4, 3, 2, 1, 0])
+    else:
+        idat = _filter_rows(data.astype(">u2").view(np.uint8).reshape(h, -1), bpp, [0, 1, 2, 3, 4])
+    path = tmp_path / "hand.png"
+    path.write_bytes(_png(w, h, 2, idat, interlace))
+    with Image.open(path) as im:  # Pillow agrees on the high bytes: the hand-built file is valid
+        np.testing.assert_array_equal(np.asarray(im), (data >> 8).astype(np.uint8))
+    got = read_image(path)
+    assert got.bit_depth == 16 and not got.grayscale and got.alpha is None
+    np.testing.assert_array_equal(_u16(got.rgb), data)
+
+
+def test_16bit_png_trns_colour_key(tmp_path):
+    data = np.full((3, 4, 3), 1000, np.uint16)
+    data[1, 2] = (7, 8, 9)
+    idat = _filter_rows(data.astype(">u2").view(np.uint8).reshape(3, -1), 6, [0])
+    trns = struct.pack(">HHH", 7, 8, 9)
+    extra = struct.pack(">I", 6) + b"tRNS" + trns + struct.pack(">I", zlib.crc32(b"tRNS" + trns))
+    path = tmp_path / "key.png"
+    path.write_bytes(_png(4, 3, 2, idat, extra=extra))
+    got = read_image(path)
+    want = np.ones((3, 4), np.float32)
+    want[1, 2] = 0
+    np.testing.assert_array_equal(got.alpha, want)
+
+
+# --- 16-bit TIFF written by libtiff (LZW) -------------------------------------------------------------------
+def _patch_tiff_to_16bit(path, width16):
+    """Turn an 8-bit RGB TIFF of width 2W into the same bytes seen as a 16-bit RGB TIFF of width W."""
+    b = bytearray(path.read_bytes())
+    assert b[:2] == b"II"
+    (off,) = struct.unpack_from("<I", b, 4)
+    (n,) = struct.unpack_from("<H", b, off)
+    for i in range(n):
+        e = off + 2 + 12 * i
+        tag, typ, count = struct.unpack_from("<HHI", b, e)
+        if tag == 256:
+            struct.pack_into("<H" if typ == 3 else "<I", b, e + 8, width16)
+        elif tag == 258:
+            (vo,) = struct.unpack_from("<I", b, e + 8)
+            struct.pack_into("<HHH", b, vo, 16, 16, 16)
+    path.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("compression", ["tiff_lzw", "tiff_adobe_deflate", "packbits", None])
+def test_16bit_tiff_from_libtiff(tmp_path, rng, compression):
+    data = rng.integers(0, 65536, (10, 7, 3), dtype=np.uint16)
+    data[:, :3] = 12345  # repeats, so LZW builds long codes
+    as8 = data.astype("<u2").view(np.uint8).reshape(10, 14, 3)  # 6 bytes per 16-bit pixel = 2 RGB8 pixels
+    path = tmp_path / "lib.tif"
+    Image.fromarray(as8).save(path, compression=compression)
+    _patch_tiff_to_16bit(path, 7)
+    got = read_image(path)
+    assert got.bit_depth == 16
+    np.testing.assert_array_equal(_u16(got.rgb), data)
+
+
+def test_16bit_tiff_lzw_long_strip(tmp_path, rng):
+    # Enough data for the code width to grow to 12 bits and for the table to be cleared.
+    data = (rng.integers(0, 40, (64, 300, 3)) * 1000).astype(np.uint16)
+    as8 = data.astype("<u2").view(np.uint8).reshape(64, 600, 3)
+    path = tmp_path / "big.tif"
+    Image.fromarray(as8).save(path, compression="tiff_lzw")
+    _patch_tiff_to_16bit(path, 300)
+    np.testing.assert_array_equal(_u16(read_image(path).rgb), data)
+
+
+# --- modes --------------------------------------------------------------------------------------------------
+def test_palette_with_transparency(tmp_path):
+    idx = np.array([[0, 1], [2, 1]], np.uint8)
+    im = Image.fromarray(idx).convert("P")
+    im.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
+    im.save(tmp_path / "p.png", transparency=1)
+    got = read_image(tmp_path / "p.png")
+    np.testing.assert_array_equal(got.alpha, [[1, 0], [1, 0]])
+    np.testing.assert_array_equal(_u8(got.rgb[0, 0]), [255, 0, 0])
+    np.testing.assert_array_equal(_u8(got.rgb[1, 0]), [0, 0, 255])
+    im.save(tmp_path / "p2.png")  # no transparency -> no alpha
+    assert read_image(tmp_path / "p2.png").alpha is None
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "RGBA", "CMYK", "I;16"])
+def test_modes_match_pillow_conversion(tmp_path, rng, mode):
+    base = Image.fromarray(rng.integers(0, 256, (9, 12, 4), dtype=np.uint8))  # RGBA
+    if mode == "I;16":
+        im = Image.fromarray(rng.integers(0, 65536, (9, 12), dtype=np.uint16))
+    else:
+        im = base.convert(mode)
+    ext = "jpg" if mode == "CMYK" else "png"
+    path = tmp_path / f"m.{ext}"
+    im.save(path, **({"quality": 100} if ext == "jpg" else {}))
+    got = read_image(path)
+    with Image.open(path) as ref:
+        if mode == "I;16":
+            want = np.repeat(np.asarray(ref)[..., None], 3, 2)
+            np.testing.assert_array_equal(_u16(got.rgb), want)
+            assert got.bit_depth == 16 and got.grayscale
+            return
+        want = np.asarray(ref.convert("RGB"))
+        np.testing.assert_array_equal(_u8(got.rgb), want)
+        assert got.grayscale == (mode in ("1", "L", "LA"))
+        assert (got.alpha is not None) == (mode in ("LA", "RGBA"))
+        if got.alpha is not None:
+            np.testing.assert_array_equal(_u8(got.alpha), np.asarray(ref.convert("RGBA"))[..., 3])
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_applied(tmp_path, rng, orientation):
+    data = rng.integers(0, 256, (5, 8, 3), dtype=np.uint8)
+    im = Image.fromarray(data)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.png"
+    im.save(path, exif=exif)
+    got = read_image(path)
+    with Image.open(path) as ref:
+        want = np.asarray(ImageOps.exif_transpose(ref))
+    assert got.rgb.shape[:2] == want.shape[:2]
+    np.testing.assert_array_equal(_u8(got.rgb), want)
+
+
+# --- bad input ----------------------------------------------------------------------------------------------
+def _one_line_naming(err, path):
+    msg = str(err.value)
+    assert str(path) in msg and "\n" not in msg
+    assert isinstance(err.value, ImageError)
+
+
+def _good_png(tmp_path, rng, name="good.png", shape=(40, 40, 3)):
+    path = tmp_path / name
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(path)
+    return path
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyFileError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("these are not pixels\n" * 10)
+    with pytest.raises(NotAnImageError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "png16", "tif16"])
+def test_truncated_file(tmp_path, rng, fmt):
+    path = tmp_path / f"t.{fmt[:3]}"
+    data = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    if fmt in ("png16", "tif16"):
+        write_image(path, data / 255, bit_depth=16)
+    else:
+        Image.fromarray(data).save(path)
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(TruncatedImageError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_corrupt_16bit_png_crc(tmp_path, rng):
+    path = tmp_path / "c.png"
+    write_image(path, rng.random((8, 8, 3)), bit_depth=16)
+    blob = bytearray(path.read_bytes())
+    blob[60] ^= 0xFF  # inside IDAT
+    path.write_bytes(bytes(blob))
+    with pytest.raises(TruncatedImageError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_unsupported_mode(tmp_path, rng):
+    path = tmp_path / "float.tif"
+    Image.fromarray(rng.random((6, 6)).astype(np.float32)).save(path)  # mode F
+    with pytest.raises(UnsupportedModeError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_pixel_limit(tmp_path, rng):
+    path = _good_png(tmp_path, rng)
+    with pytest.raises(ImageTooLargeError) as err:
+        read_image(path, max_pixels=40 * 40 - 1)
+    _one_line_naming(err, path)
+    assert read_image(path, max_pixels=40 * 40).rgb.shape == (40, 40, 3)
+
+
+@pytest.mark.parametrize("colour", [2, 6, 0])
+def test_decompression_bomb_header_rejected_before_decoding(tmp_path, colour):
+    # A tiny file claiming 100000 x 100000 pixels: rejected from the header, never decoded.
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png(100_000, 100_000, colour, b"\x00" * 100))
+    with pytest.raises(ImageTooLargeError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(ImageError):
+        read_image(tmp_path / "nope.png")
+    with pytest.raises(ImageError):
+        read_image(tmp_path)
+
+
+# --- safe writing -------------------------------------------------------------------------------------------
+def test_refuses_to_overwrite_input(tmp_path, rng):
+    src = _good_png(tmp_path, rng)
+    before = src.read_bytes()
+    with pytest.raises(OverwriteInputError):
+        write_image(src, np.zeros((4, 4, 3)), inputs=[src])
+    with pytest.raises(OverwriteInputError):  # a different spelling of the same path
+        write_image(tmp_path / "sub" / ".." / src.name, np.zeros((4, 4, 3)), inputs=[str(src)])
+    link = tmp_path / "hard.png"
+    link.hardlink_to(src)
+    with pytest.raises(OverwriteInputError):
+        write_image(link, np.zeros((4, 4, 3)), inputs=[src])
+    assert src.read_bytes() == before
+
+
+def test_overwrite_flag_and_unknown_format(tmp_path, rng):
+    out = _good_png(tmp_path, rng, "out.png")
+    with pytest.raises(OutputExistsError):
+        write_image(out, np.zeros((4, 4, 3)), overwrite=False)
+    write_image(out, np.zeros((4, 4, 3)))  # default: replace
+    assert read_image(out).rgb.shape == (4, 4, 3)
+    with pytest.raises(OutputError):
+        write_image(tmp_path / "x.xyz", np.zeros((4, 4, 3)))
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imio.png16, "write", boom)
+    target = tmp_path / "out.png"
+    with pytest.raises(RuntimeError):
+        write_image(target, np.zeros((4, 4, 3)), bit_depth=16)
+    assert list(tmp_path.iterdir()) == []
