@@ -131,3 +131,22 @@ def test_bad_inputs_raise_dsrgan_errors():
         fm.ssim(np.zeros((16, 16), np.uint8), np.zeros((16, 16), np.uint8), shave=4)
     with pytest.raises(DsrganError, match="dtype"):
         fm.psnr_y(y.astype(np.int32), y)
+
+
+def test_rgb_input_uses_matlab_rgb2ycbcr_y_rounded_half_away(rng):
+    rgb = rng.integers(0, 256, size=(40, 40, 3)).astype(np.int64)
+    # exact rational Y * 255000 = 16 * 255000 + 65481 R + 128553 G + 24966 B; round half away in integers
+    num = 4_080_000 + 65_481 * rgb[..., 0] + 128_553 * rgb[..., 1] + 24_966 * rgb[..., 2]
+    want = (2 * num + 255_000) // 510_000
+    exact_half = num % 255_000 == 127_500  # where float round-off, not the rounding rule, decides
+    got = fm.to_y(rgb.astype(np.uint8))
+    np.testing.assert_array_equal(got[~exact_half], want[~exact_half])
+
+
+def test_float_sr_is_quantised_like_a_saved_png(rng):
+    from dsrgan.imaging import to_uint8
+
+    hr = rng.integers(0, 256, size=(40, 48, 3), dtype=np.uint8)
+    sr = np.clip(hr / 255.0 + rng.normal(0, 0.02, hr.shape), 0, 1).astype(np.float32)
+    assert fm.psnr_y(sr, hr) == fm.psnr_y(to_uint8(sr), hr)
+    assert fm.ssim_wang2009(sr, hr) == fm.ssim_wang2009(to_uint8(sr), hr)
