@@ -15,8 +15,10 @@ this module reproduces:
 - uint8/uint16 input: each 1-D pass is computed in double, then rounded half away from zero and saturated to
   the input type *before* the next pass; float input is neither rounded nor clipped.
 
-The weights of each dimension are cached and applied as P vectorised row gathers, accumulated in the same order
-as MATLAB's sum, which keeps uint8 results bit-exact against MATLAB's output.
+The weights of each dimension are cached; two small numba kernels apply them (rows, then columns, or the other
+way round) without transposing, accumulating the taps in the same order as MATLAB's sum, which keeps uint8
+results bit-exact against MATLAB's output. The kernels are serial and release the GIL: safe in threads and in
+forked data-loader workers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numba
 import numpy as np
 
 KERNEL_WIDTH = 4.0  # support of the Keys cubic, in input pixels, before antialias stretching
@@ -119,17 +122,33 @@ def _round_saturate(x: np.ndarray, dtype) -> np.ndarray:
     return x.astype(dtype)
 
 
-def _resize_axis0(x: np.ndarray, weights: np.ndarray, indices: np.ndarray, work_dtype) -> np.ndarray:
-    """One 1-D pass along axis 0 of a C-contiguous array: sum_k w[:, k] * x[idx[:, k]], in k order."""
-    rows = x.reshape(x.shape[0], -1)
-    w = weights.astype(work_dtype, copy=False)
-    out = np.empty((weights.shape[0], rows.shape[1]), dtype=work_dtype)
-    tmp = np.empty_like(out)
-    np.multiply(rows[indices[:, 0]], w[:, 0:1], out=out)
-    for k in range(1, weights.shape[1]):
-        np.multiply(rows[indices[:, k]], w[:, k : k + 1], out=tmp)
-        out += tmp
-    return out.reshape((weights.shape[0],) + x.shape[1:])
+@numba.njit(cache=True, nogil=True)
+def _pass_rows(x, w, idx, out):  # pragma: no cover - compiled
+    """out[i, m] = sum_k w[i, k] * x[idx[i, k], m], summed in k order (as MATLAB does)."""
+    n_out, taps = w.shape
+    cols = x.shape[1]
+    for i in range(n_out):
+        r, wk = idx[i, 0], w[i, 0]
+        for m in range(cols):
+            out[i, m] = wk * x[r, m]
+        for k in range(1, taps):
+            r, wk = idx[i, k], w[i, k]
+            for m in range(cols):
+                out[i, m] += wk * x[r, m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _pass_cols(x, w, idx, out):  # pragma: no cover - compiled
+    """out[h, j, c] = sum_k w[j, k] * x[h, idx[j, k], c], summed in k order."""
+    n_out, taps = w.shape
+    rows, chans = x.shape[0], x.shape[2]
+    for h in range(rows):
+        for j in range(n_out):
+            for c in range(chans):
+                acc = w[j, 0] * x[h, idx[j, 0], c]
+                for k in range(1, taps):
+                    acc += w[j, k] * x[h, idx[j, k], c]
+                out[h, j, c] = acc
 
 
 def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool = True) -> np.ndarray:
@@ -157,11 +176,14 @@ def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool 
         if out_shape[dim] == x.shape[dim] and scales[dim] == 1.0:
             continue  # MATLAB skips a dimension whose scale is exactly 1
         weights, indices = contributions(x.shape[dim], out_shape[dim], scales[dim], antialias)
+        w = weights.astype(work, copy=False)
+        x = np.ascontiguousarray(x)
         if dim == 0:
-            y = _resize_axis0(np.ascontiguousarray(x), weights, indices, work)
+            y = np.empty((out_shape[0],) + x.shape[1:], work)
+            _pass_rows(x.reshape(x.shape[0], -1), w, indices, y.reshape(out_shape[0], -1))
         else:
-            xt = np.ascontiguousarray(np.swapaxes(x, 0, 1))
-            y = np.swapaxes(_resize_axis0(xt, weights, indices, work), 0, 1)
+            y = np.empty((x.shape[0], out_shape[1]) + x.shape[2:], work)
+            _pass_cols(x.reshape(x.shape[0], x.shape[1], -1), w, indices, y.reshape(x.shape[0], out_shape[1], -1))
         x = _round_saturate(y, img.dtype) if integer else y
     if x is img:
         return img.copy()
