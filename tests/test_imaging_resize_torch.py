@@ -33,6 +33,16 @@ def test_torch_matches_numpy(shape, kw, rng):
     assert np.abs(got64[0].numpy() - want0).max() < 1e-12
 
 
+@pytest.mark.parametrize("kw", [dict(scale=0.25), dict(scale=3.5), dict(output_shape=(9, 70))])
+def test_gather_path_matches_dense_path(kw, rng):
+    x = torch.from_numpy(rng.random((2, 3, 31, 27)))
+    dense = imresize_torch(x, **kw)
+    gather = imresize_torch(x, **kw, dense_limit=0)
+    assert (dense - gather).abs().max() < 1e-12
+    want = imresize(x[1].numpy().transpose(1, 2, 0), **kw).transpose(2, 0, 1)
+    assert np.abs(gather[1].numpy() - want).max() < 1e-12
+
+
 def test_torch_is_differentiable_and_keeps_dtype():
     x = torch.rand(1, 3, 16, 16, requires_grad=True)
     y = imresize_torch(x, 0.5)

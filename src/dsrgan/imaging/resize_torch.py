@@ -1,8 +1,9 @@
 """MATLAB-compatible bicubic resize for N x C x H x W float tensors on any device.
 
-Uses the same per-dimension weights as the numpy `imresize` (cached, float64), turned into dense (out x in)
-interpolation matrices and applied as two matmuls, the smaller-scale dimension first. Float path only: no
-rounding, no clipping, like MATLAB on double input.
+Uses the same per-dimension weights as the numpy `imresize` (cached, float64), the smaller-scale dimension
+first. A dimension is resized with a dense (out x in) matrix and one matmul when that matrix is small (the usual
+case: training crops, downscaling), otherwise with P index_select gathers, whose memory does not grow with
+out x in. Float path only: no rounding, no clipping, like MATLAB on double input.
 """
 
 from __future__ import annotations
@@ -31,7 +32,26 @@ def resize_matrix(in_length: int, out_length: int, scale: float, *, antialias: b
     return _dense_matrix(int(in_length), int(out_length), float(scale), bool(antialias)).to(device=device, dtype=dtype)
 
 
-def imresize_torch(x: torch.Tensor, scale=None, *, output_shape=None, antialias: bool = True) -> torch.Tensor:
+DENSE_LIMIT = 1 << 22  # out x in entries up to which a dense matrix is used (16 MB in float32)
+
+
+def _gather_resize(y: torch.Tensor, dim: int, in_len: int, out_len: int, scale: float, antialias: bool):
+    """sum_k w[:, k] * y.index_select(axis, idx[:, k]) along H (dim 0) or W (dim 1) of a ... x H x W tensor."""
+    weights, indices = contributions(in_len, out_len, scale, antialias)
+    w = torch.from_numpy(np.array(weights)).to(device=y.device, dtype=y.dtype)
+    idx = torch.from_numpy(np.array(indices, dtype=np.int64)).to(y.device)
+    axis = y.dim() - 2 + dim
+    shape = [1] * y.dim()
+    shape[axis] = out_len
+    out = None
+    for k in range(w.shape[1]):
+        term = y.index_select(axis, idx[:, k]) * w[:, k].reshape(shape)
+        out = term if out is None else out + term
+    return out
+
+
+def imresize_torch(x: torch.Tensor, scale=None, *, output_shape=None, antialias: bool = True,
+                   dense_limit: int = DENSE_LIMIT) -> torch.Tensor:
     """MATLAB `imresize(..., 'bicubic')` of a float tensor whose last two dims are H x W (N x C x H x W usually).
 
     Works on any device and floating dtype (computed in the input dtype; float16/bfloat16 are computed in
@@ -46,6 +66,9 @@ def imresize_torch(x: torch.Tensor, scale=None, *, output_shape=None, antialias:
     for dim in dimension_order(scales):
         in_len = y.shape[-2 + dim]
         if out_shape[dim] == in_len and scales[dim] == 1.0:
+            continue
+        if in_len * out_shape[dim] > dense_limit:
+            y = _gather_resize(y, dim, in_len, out_shape[dim], scales[dim], antialias)
             continue
         m = resize_matrix(in_len, out_shape[dim], scales[dim], antialias=antialias, device=y.device, dtype=work)
         y = torch.matmul(m, y) if dim == 0 else torch.matmul(y, m.t())
