@@ -58,3 +58,21 @@ def test_niqe_i19():
     from dsrgan.metrics.niqe_live import niqe
 
     assert niqe(_gray("dist_dir", "I19")) == pytest.approx(8.6352, abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def lpips_model():
+    from dsrgan.errors import WeightsNotFoundError
+
+    try:
+        from dsrgan.metrics.lpips import LPIPS
+
+        return LPIPS()
+    except WeightsNotFoundError as e:
+        pytest.skip(f"LPIPS AlexNet weights not available: {e}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lpips_matches_official(name, lpips_model):
+    dist, ref = _load("dist_dir", name), _load("ref_dir", name)
+    assert lpips_model.score_uint8(dist, ref) == pytest.approx(LPIPS_OFFICIAL[name], abs=1e-4)
