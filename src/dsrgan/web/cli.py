@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the other bundled models are offered on the page too")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--dtype", default="auto", help="auto, fp32, bf16 or fp16 (default auto)")
-    parser.add_argument("--tile", type=_positive_int, default=None,
-                        help="tile size used when the page leaves it empty (default: whole image)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile size used when the page leaves it empty (default: chosen from the memory "
+                             "budget; 0: whole image at once)")
     parser.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="upload size limit (default 20)")
     parser.add_argument("--max-pixels", type=_positive_int, default=2_000_000,
                         help="input pixel limit, width x height (default 2000000; the output has 16x as many)")
@@ -66,8 +67,8 @@ def run(args) -> int:
 
     config = ServeConfig(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=args.max_pixels,
                          max_waiting=args.queue, default_tile=args.tile)
-    if args.tile is not None and not config.min_tile <= args.tile <= config.max_tile:
-        raise DsrganError(f"--tile must be from {config.min_tile} to {config.max_tile} (got {args.tile})")
+    if args.tile not in (None, 0) and not config.min_tile <= args.tile <= config.max_tile:
+        raise DsrganError(f"--tile must be 0 or from {config.min_tile} to {config.max_tile} (got {args.tile})")
 
     def loader(name: str):
         return load_model(name, device=args.device, dtype=args.dtype)

@@ -180,10 +180,23 @@ async function showResult(generation, result) {
   link.setAttribute("download", i.name + "_x4.png");
   $("progress").hidden = true;
   $("result").hidden = false;
+  layoutCompare();
   setState("done");
 }
 
 // -- before/after divider ------------------------------------------------------------------------------
+function layoutCompare() {
+  // Fit the whole result into the viewer (at most 78% of the window height), or show it 1:1.
+  const img = $("img-before"), c = $("compare");
+  if (!img.naturalWidth) return;
+  const w = img.naturalWidth, h = img.naturalHeight;
+  const scale = $("actual").checked ? 1 :
+    Math.min(($("viewer").clientWidth || w) / w, (0.78 * window.innerHeight) / h);
+  c.style.width = Math.floor(w * scale) + "px";
+  c.style.height = Math.floor(h * scale) + "px";
+  c.classList.toggle("enlarged", scale > 1);
+}
+
 function setDivider(percent) {
   const p = Math.max(0, Math.min(100, percent));
   const c = $("compare");
@@ -205,7 +218,8 @@ function setupCompare() {
     if (ev.key === "ArrowLeft") { setDivider(now - 2); ev.preventDefault(); }
     if (ev.key === "ArrowRight") { setDivider(now + 2); ev.preventDefault(); }
   });
-  $("actual").addEventListener("change", (ev) => $("viewer").classList.toggle("actual", ev.target.checked));
+  $("actual").addEventListener("change", layoutCompare);
+  window.addEventListener("resize", layoutCompare);
 }
 
 // -- inputs ----------------------------------------------------------------------------------------------
