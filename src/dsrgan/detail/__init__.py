@@ -16,6 +16,7 @@ _EXPORTS = {
     "extract_detail_torch": "dsrgan.detail.torch_detail",
     "network_input_torch": "dsrgan.detail.torch_detail",
     "detail_target_torch": "dsrgan.detail.torch_detail",
+    "guided_detail_torch": "dsrgan.detail.torch_detail",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,8 +29,8 @@ class DetailOptionError(DsrganError, ValueError):
 
 
 # --- input -------------------------------------------------------------------------------------------------
-def _as_255(image) -> np.ndarray:
-    """uint8/uint16/float [0,1] image (H x W, H x W x 1 or H x W x 3) -> float64 in [0, 255], same layout."""
+def _check_image(image) -> tuple[np.ndarray, float]:
+    """Validate an image; -> (array as given: H x W or H x W x C, factor that maps its values to [0, 255])."""
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
         hint = " (drop the alpha channel first)" if img.ndim == 3 and img.shape[2] == 4 else ""
@@ -38,21 +38,39 @@ def _as_255(image) -> np.ndarray:
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise ImageError(f"detail extraction got an empty image of shape {img.shape}")
     if img.dtype == np.uint8:
-        return img.astype(np.float64)
+        return img, 1.0
     if img.dtype == np.uint16:
-        return img.astype(np.float64) * (255.0 / 65535.0)
+        return img, 255.0 / 65535.0
     if img.dtype.kind != "f":
         raise ImageError(f"detail extraction needs a uint8, uint16 or float image, got dtype {img.dtype}")
-    out = img.astype(np.float64)
-    if not np.isfinite(out).all():
+    if img.dtype not in (np.float32, np.float64):
+        img = img.astype(np.float32)
+    lo, hi = float(img.min()), float(img.max())  # min propagates NaN
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ImageError("detail extraction got an image with NaN or infinite values")
-    lo, hi = float(out.min()), float(out.max())
-    # floats are [0, 1] by the project convention; small overshoots (bicubic ringing) are fine and not clipped
+    # floats are [0, 1] by the project convention; small overshoots (bicubic ringing) are fine
     if lo < -0.5 or hi > 1.5:
         raise ImageError(
             f"float images must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide 0..255 data by 255)"
         )
-    return out * 255.0
+    return img, 255.0
+
+
+def _as_255(image) -> np.ndarray:
+    img, scale = _check_image(image)
+    return img.astype(np.float64) * scale
+
+
+def luma_coefficients(y_mode: str, channels: int, scale: float = 1.0) -> tuple[float, float, float, float]:
+    """(k0, k1, k2, offset) with Y = offset + k . pixel in [0, 255]; `scale` maps pixel values to [0, 255]."""
+    if y_mode not in Y_MODES:
+        raise DetailOptionError(f"unknown y_mode {y_mode!r} (use one of {', '.join(Y_MODES)})")
+    if y_mode == "bt601_full":
+        k, off = ((0.299, 0.587, 0.114) if channels == 3 else (1.0, 0.0, 0.0)), 0.0
+    else:
+        k = (65.481 / 255, 128.553 / 255, 24.966 / 255) if channels == 3 else (219.0 / 255, 0.0, 0.0)
+        off = 16.0
+    return k[0] * scale, k[1] * scale, k[2] * scale, off
 
 
 def luma(image, y_mode: str = "bt601_full") -> np.ndarray:
@@ -62,15 +80,14 @@ def luma(image, y_mode: str = "bt601_full") -> np.ndarray:
     16 + (65.481 R + 128.553 G + 24.966 B) / 255, in [16, 235]. A one-channel image is its own luma
     (mapped to [16, 235] in studio mode).
     """
-    if y_mode not in Y_MODES:
-        raise DetailOptionError(f"unknown y_mode {y_mode!r} (use one of {', '.join(Y_MODES)})")
-    img = _as_255(image)
-    if img.ndim == 3 and img.shape[2] == 3:
-        if y_mode == "bt601_full":
-            return 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]
-        return 16.0 + (65.481 * img[..., 0] + 128.553 * img[..., 1] + 24.966 * img[..., 2]) / 255.0
-    gray = img[..., 0] if img.ndim == 3 else img
-    return gray.copy() if y_mode == "bt601_full" else 16.0 + gray * (219.0 / 255.0)
+    img, scale = _check_image(image)
+    img = img.astype(np.float64)
+    if img.ndim == 2:
+        img = img[..., None]
+    k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
+    if img.shape[2] == 3:
+        return off + k0 * img[..., 0] + k1 * img[..., 1] + k2 * img[..., 2]
+    return off + k0 * img[..., 0]
 
 
 def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
@@ -91,7 +108,8 @@ def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
 # --- the pieces of the model ---------------------------------------------------------------------------------
 def vector_field(y: np.ndarray, alpha: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """(V_h, V_v), each H x W, with 0 where the forward edge does not exist (last column / last row)."""
-    lg = np.log2(y + 1.0)
+    # luma below 0 (undershoot of resampled float data) counts as 0 so that log2(Y + 1) is defined
+    lg = np.log2(np.maximum(y, 0.0) + 1.0)
     vh = np.zeros_like(lg)
     vv = np.zeros_like(lg)
     vh[..., :, :-1] = (1.0 + alpha) * (lg[..., :, 1:] - lg[..., :, :-1])
@@ -223,15 +241,23 @@ def _numba_ok() -> bool:
     return importlib.util.find_spec("numba") is not None and importlib.util.find_spec("dsrgan.detail.fast") is not None
 
 
-def log_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, method="fgs", backend="auto",
-               y_mode="bt601_full") -> np.ndarray:
-    """x = log_base(I_D) as float64 (numpy / exact) or float32 (numba) H x W array."""
-    check_options(alpha, lam, gamma, eps, iterations, 2.0)
+def _use_numba(method: str, backend: str) -> bool:
     if method not in METHODS:
         raise DetailOptionError(f"unknown method {method!r} (use one of {', '.join(METHODS)})")
     if backend not in BACKENDS:
         raise DetailOptionError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
-    if method == "fgs" and (backend == "numba" or (backend == "auto" and _numba_ok())):
+    if backend == "numba" and method != "fgs":
+        raise DetailOptionError("backend 'numba' exists for method 'fgs' only")
+    if backend == "numba" and not _numba_ok():
+        raise DetailOptionError("backend 'numba' needs the numba package (pip install numba)")
+    return method == "fgs" and (backend == "numba" or (backend == "auto" and _numba_ok()))
+
+
+def log_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, method="fgs", backend="auto",
+               y_mode="bt601_full") -> np.ndarray:
+    """x = log2-domain detail, H x W: float64 (numpy, exact) or float32 (numba)."""
+    check_options(alpha, lam, gamma, eps, iterations, 2.0)
+    if _use_numba(method, backend):
         from dsrgan.detail import fast
 
         return fast.log_detail_numba(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations,
@@ -251,11 +277,17 @@ def extract_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations
 
     image: uint8 / uint16 / float [0, 1] RGB (H x W x 3) or gray (H x W, H x W x 1).
     method: "fgs" (the paper's fast global smoother approximation, default) or "exact" (sparse solve of eq. 5).
-    backend: for "fgs", "numba" (compiled, parallel over lines), "numpy" (float64 reference) or "auto"
-    (numba when importable). return_log: return x = log_base(I_D) instead (zero-mean, signed).
-    dtype: of the result (float32 by default; float64 keeps the reference precision).
+    backend: for "fgs", "numba" (compiled, float32, parallel over lines), "numpy" (float64 reference) or
+    "auto" (numba when importable). return_log: return x = log_base(I_D) instead (zero-mean, signed).
+    dtype: of the result (float32 by default; float64 with backend="numpy" keeps the reference precision).
     """
     check_options(alpha, lam, gamma, eps, iterations, base)
+    if _use_numba(method, backend):
+        from dsrgan.detail import fast
+
+        out = fast.log_detail_numba(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations,
+                                    y_mode=y_mode, base=None if return_log else base)
+        return out.astype(dtype, copy=False)
     x = log_detail(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations, method=method,
                    backend=backend, y_mode=y_mode)
     # I_D = base**x with x from the log2 field: base=2 inverts log2 exactly, base=e (Li 2012) is 1/ln2 stronger
