@@ -219,6 +219,85 @@ def test_16bit_tiff_lzw_long_strip(tmp_path, rng):
     np.testing.assert_array_equal(_u16(read_image(path).rgb), data)
 
 
+def _tiff(data: np.ndarray, *, bo="<", planar=1, tile=None, predictor=1, deflate=False, photometric=None,
+          extra=2) -> bytes:
+    """A 16-bit TIFF built by hand from the TIFF 6.0 definitions (strips of 3 rows, or tiles)."""
+    h, w, spp = data.shape
+    planes = [data[..., i:i + 1] for i in range(spp)] if planar == 2 else [data]
+    chunks = []
+    for plane in planes:
+        if tile:
+            th, tw = tile
+            padded = np.zeros((-(-h // th) * th, -(-w // tw) * tw, plane.shape[2]), np.uint16)
+            padded[:h, :w] = plane
+            blocks = [padded[y:y + th, x:x + tw] for y in range(0, h, th) for x in range(0, w, tw)]
+        else:
+            blocks = [plane[y:y + 3] for y in range(0, h, 3)]
+        for b in blocks:
+            b = b.astype(np.int64)
+            if predictor == 2:
+                b = np.concatenate([b[:, :1], np.diff(b, axis=1)], axis=1) % 65536
+            raw = b.astype(bo + "u2").tobytes()
+            chunks.append(zlib.compress(raw) if deflate else raw)
+    body = bytearray()
+    offsets = []
+    for c in chunks:
+        offsets.append(8 + len(body))
+        body += c
+    tags = {256: (4, [w]), 257: (4, [h]), 258: (3, [16] * spp), 259: (3, [8 if deflate else 1]),
+            262: (3, [photometric if photometric is not None else (2 if spp >= 3 else 1)]), 277: (3, [spp]),
+            284: (3, [planar]), 317: (3, [predictor])}
+    if spp in (2, 4):
+        tags[338] = (3, [extra])
+    if tile:
+        tags.update({322: (4, [tile[1]]), 323: (4, [tile[0]]), 324: (4, offsets), 325: (4, [len(c) for c in chunks])})
+    else:
+        tags.update({273: (4, offsets), 278: (4, [3]), 279: (4, [len(c) for c in chunks])})
+    ifd_at = 8 + len(body)
+    values = bytearray()
+    entries = b""
+    value_at = ifd_at + 2 + 12 * len(tags) + 4
+    for tag in sorted(tags):
+        typ, vals = tags[tag]
+        payload = struct.pack(bo + ("H" if typ == 3 else "I") * len(vals), *vals)
+        if len(payload) <= 4:
+            entries += struct.pack(bo + "HHI", tag, typ, len(vals)) + payload.ljust(4, b"\x00")
+        else:
+            entries += struct.pack(bo + "HHII", tag, typ, len(vals), value_at + len(values))
+            values += payload
+    head = (b"II*\x00" if bo == "<" else b"MM\x00*") + struct.pack(bo + "I", ifd_at)
+    return head + bytes(body) + struct.pack(bo + "H", len(tags)) + entries + b"\x00" * 4 + bytes(values)
+
+
+@pytest.mark.parametrize("layout", [
+    dict(), dict(bo=">"), dict(planar=2), dict(tile=(16, 16)), dict(predictor=2, deflate=True),
+    dict(planar=2, tile=(16, 32), predictor=2, deflate=True, bo=">"),
+])
+def test_16bit_tiff_layouts(tmp_path, rng, layout):
+    data = rng.integers(0, 65536, (20, 35, 4), dtype=np.uint16)
+    path = tmp_path / "hand.tif"
+    path.write_bytes(_tiff(data, **layout))
+    got = read_image(path)
+    np.testing.assert_array_equal(_u16(got.rgb), data[..., :3])
+    np.testing.assert_array_equal(_u16(got.alpha), data[..., 3])
+
+
+def test_16bit_tiff_min_is_white_and_premultiplied_alpha(tmp_path):
+    gray = np.array([[0, 1000, 65535]], np.uint16)
+    alpha = np.array([[65535, 32768, 0]], np.uint16)
+    path = tmp_path / "w.tif"
+    path.write_bytes(_tiff(np.stack([gray, alpha], -1), photometric=0))
+    got = read_image(path)
+    assert got.grayscale and got.bit_depth == 16
+    np.testing.assert_array_equal(_u16(got.rgb[..., 0]), 65535 - gray)
+    colour = np.array([[[60000, 30000, 0], [20000, 10000, 5000]]], np.uint16)
+    a = np.array([[65535, 32768]], np.uint16)
+    premul = np.floor(colour * (a[..., None] / 65535.0) + 0.5).astype(np.uint16)
+    path.write_bytes(_tiff(np.concatenate([premul, a[..., None]], -1), extra=1))
+    got = read_image(path)
+    assert np.abs(_u16(got.rgb).astype(int) - colour).max() <= 2  # un-premultiplied, up to rounding
+
+
 # --- modes --------------------------------------------------------------------------------------------------
 def test_palette_with_transparency(tmp_path):
     idx = np.array([[0, 1], [2, 1]], np.uint8)
@@ -231,6 +310,15 @@ def test_palette_with_transparency(tmp_path):
     np.testing.assert_array_equal(_u8(got.rgb[1, 0]), [0, 0, 255])
     im.save(tmp_path / "p2.png")  # no transparency -> no alpha
     assert read_image(tmp_path / "p2.png").alpha is None
+
+
+def test_16bit_gray_png_with_transparent_value(tmp_path):
+    data = np.array([[0, 1000], [1000, 65535]], np.uint16)
+    Image.fromarray(data).save(tmp_path / "g.png", transparency=1000)
+    got = read_image(tmp_path / "g.png")
+    assert got.grayscale and got.bit_depth == 16
+    np.testing.assert_array_equal(got.alpha, [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(_u16(got.rgb[..., 1]), data)
 
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "RGBA", "CMYK", "I;16"])
