@@ -123,6 +123,7 @@ def test_empty_dataset_folder(tmp_path, capsys):
     assert "no images in" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_published_bicubic_row_on_set5(set5_dir, tmp_path):
     """Bicubic x4 on Set5 with our LR and our metrics: SPSR's table 28.420 / 0.8245, DSRGAN's 28.386 / 0.8249;
     LPIPS 0.3407 (SPSR) - 0.3440 (DSRGAN)."""
