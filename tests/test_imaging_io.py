@@ -312,6 +312,17 @@ def test_palette_with_transparency(tmp_path):
     assert read_image(tmp_path / "p2.png").alpha is None
 
 
+def test_16bit_tiff_larger_than_a_megabyte(tmp_path, rng):
+    # our writer puts the IFD after the pixel data: the reader must find it at the end of a big file
+    data = rng.integers(0, 65536, (420, 500, 3), dtype=np.uint16)
+    path = tmp_path / "big.tif"
+    write_image(path, data / 65535, bit_depth=16)
+    assert path.stat().st_size > 1 << 20
+    got = read_image(path)
+    assert got.bit_depth == 16
+    np.testing.assert_array_equal(_u16(got.rgb), data)
+
+
 def test_16bit_gray_png_with_transparent_value(tmp_path):
     data = np.array([[0, 1000], [1000, 65535]], np.uint16)
     Image.fromarray(data).save(tmp_path / "g.png", transparency=1000)

@@ -26,53 +26,63 @@ class _Ifd(dict):
         return default if v is None else v[0]
 
 
-def _parse_first_ifd(data: bytes):
-    """-> (byte order '<' or '>', dict tag -> tuple of values) of the first IFD, or None if not a classic TIFF."""
-    if len(data) < 8 or data[:4] not in (b"II*\x00", b"MM\x00*"):
+def _parse_first_ifd(read):
+    """-> (byte order '<' or '>', dict tag -> tuple of values) of the first IFD, or None if not a classic TIFF.
+
+    `read(offset, size) -> bytes` gives access to the file, so only the header and the IFD are read."""
+    head = read(0, 8)
+    if len(head) < 8 or head[:4] not in (b"II*\x00", b"MM\x00*"):
         return None
-    bo = "<" if data[:2] == b"II" else ">"
-    (offset,) = struct.unpack(bo + "I", data[4:8])
-    if offset + 2 > len(data):
+    bo = "<" if head[:2] == b"II" else ">"
+    (offset,) = struct.unpack(bo + "I", head[4:8])
+    count = read(offset, 2)
+    if len(count) < 2:
         raise ValueError("IFD offset beyond the end of the file")
-    (n,) = struct.unpack(bo + "H", data[offset:offset + 2])
+    (n,) = struct.unpack(bo + "H", count)
+    table = read(offset + 2, 12 * n)
+    if len(table) < 12 * n:
+        raise ValueError("IFD runs past the end of the file")
     ifd = _Ifd()
     for i in range(n):
-        e = offset + 2 + 12 * i
-        if e + 12 > len(data):
-            raise ValueError("IFD runs past the end of the file")
-        tag, typ, count = struct.unpack(bo + "HHI", data[e:e + 8])
+        tag, typ, count, inline = struct.unpack(bo + "HHI4s", table[12 * i:12 * i + 12])
         code = _TYPE_CODES.get(typ)
         if code is None:
             continue  # rationals, ASCII, ...: none of the tags we need
         size = _TYPE_SIZES[typ] * count
-        start = e + 8 if size <= 4 else struct.unpack(bo + "I", data[e + 8:e + 12])[0]
-        if start + size > len(data):
-            raise ValueError(f"tag {tag} points beyond the end of the file")
-        ifd[tag] = struct.unpack(bo + code * count, data[start:start + size])
+        if size <= 4:
+            raw = inline[:size]
+        else:
+            raw = read(struct.unpack(bo + "I", inline)[0], size)
+            if len(raw) < size:
+                raise ValueError(f"tag {tag} points beyond the end of the file")
+        ifd[tag] = struct.unpack(bo + code * count, raw)
     return bo, ifd
+
+
+def _file_reader(f):
+    def read(offset, size):
+        f.seek(offset)
+        return f.read(size)
+
+    return read
+
+
+def _bytes_reader(data: bytes):
+    return lambda offset, size: data[offset:offset + size]
 
 
 def header(path: Path):
     """(byte order, first IFD) of a classic TIFF, None for other files or if the header is unreadable."""
-    with open(path, "rb") as f:
-        data = f.read(1 << 20)
     try:
-        parsed = _parse_first_ifd(data)
-    except (ValueError, struct.error):
+        with open(path, "rb") as f:
+            return _parse_first_ifd(_file_reader(f))
+    except (OSError, ValueError, struct.error):
         return None
-    if parsed is None:
-        return None
-    if data[:4] in (b"II*\x00", b"MM\x00*") and len(data) == (1 << 20):  # IFD may be at the end of a big file
-        parsed = _parse_first_ifd(Path(path).read_bytes())
-    return parsed
 
 
 def is_16bit_colour(path: Path) -> bool:
     """True for TIFFs whose first image has 2-4 samples of 16 bits (the ones Pillow would reduce to 8 bits)."""
-    try:
-        parsed = header(path)
-    except (OSError, ValueError, struct.error):
-        return False
+    parsed = header(path)
     if parsed is None:
         return False
     ifd = parsed[1]
@@ -196,7 +206,7 @@ def read(path: Path, *, max_pixels: int) -> tuple[np.ndarray, int]:
     """Decode a 16-bit multi-sample TIFF -> (uint16 H x W x C with C = 2, 3 or 4, Orientation tag value)."""
     data = Path(path).read_bytes()
     try:
-        parsed = _parse_first_ifd(data)
+        parsed = _parse_first_ifd(_bytes_reader(data))
     except (ValueError, struct.error) as e:
         raise TruncatedImageError(f"{path}: corrupt TIFF header ({e})") from None
     if parsed is None:
