@@ -55,3 +55,22 @@ def test_gradients_reach_the_input_but_not_the_weights(model):
 def test_shape_mismatch_is_rejected(model):
     with pytest.raises(ValueError, match="one shape"):
         model(torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 48))
+
+
+def test_backbone_from_a_local_torchvision_file_gives_the_same_lpips(tmp_path, rng):
+    from dsrgan.errors import DsrganError, WeightsNotFoundError
+    from dsrgan.weights.pretrained import load_alexnet_features
+
+    try:
+        state, _ = load_alexnet_features()
+    except WeightsNotFoundError as e:
+        pytest.skip(f"no AlexNet weights here: {e}")
+    path = tmp_path / "alexnet-owt-7be5be79.pth"  # torchvision's layout: features.N.weight / bias
+    torch.save({**state, "classifier.1.weight": torch.zeros(4, 9216)}, path)
+    a = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    from_file = LPIPS(path)
+    assert from_file.backbone_source == str(path)
+    assert from_file.score_uint8(a, b) == pytest.approx(LPIPS().score_uint8(a, b), abs=1e-7)
+    with pytest.raises(DsrganError):
+        LPIPS(tmp_path / "missing.pth")

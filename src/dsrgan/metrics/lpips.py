@@ -52,12 +52,7 @@ class LPIPS(nn.Module):
             self.register_buffer(f"lin{i}", torch.zeros(1, c, 1, 1), persistent=False)
         self.backbone_source = "random (not pretrained)"
         if pretrained:
-            try:
-                from dsrgan.weights.pretrained import load_alexnet_features
-            except ImportError as e:  # the weights package is optional at this stage of the tree
-                from dsrgan.errors import WeightsNotFoundError
-
-                raise WeightsNotFoundError(f"no AlexNet weight loader in this install ({e})") from e
+            from dsrgan.weights.pretrained import load_alexnet_features
 
             state, self.backbone_source = load_alexnet_features(backbone)
             self.net.load_state_dict(state, strict=True)
