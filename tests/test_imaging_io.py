@@ -454,8 +454,9 @@ def test_decompression_bomb_header_rejected_before_decoding(tmp_path, colour):
 
 
 def test_missing_file_and_folder(tmp_path):
-    with pytest.raises(ImageError):
+    with pytest.raises(ImageError) as err:
         read_image(tmp_path / "nope.png")
+    _one_line_naming(err, tmp_path / "nope.png")
     with pytest.raises(ImageError):
         read_image(tmp_path)
 

@@ -76,11 +76,14 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     Raises EmptyFileError, TruncatedImageError, NotAnImageError, UnsupportedModeError, ImageTooLargeError (all
     dsrgan.errors.ImageError) with a one-line message naming the file."""
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image file")
-    if path.stat().st_size == 0:
+    try:
+        with open(path, "rb") as f:
+            empty = f.read(1) == b""
+    except OSError as e:
+        raise ImageError(f"{path}: cannot open ({e.strerror or type(e).__name__})") from None
+    if empty:
         raise EmptyFileError(f"{path}: the file is empty (0 bytes)")
     if tiff16.is_16bit_colour(path):  # Pillow would drop the low byte of every sample
         try:
@@ -111,6 +114,7 @@ def _read_pillow(path: Path, max_pixels: int):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # e.g. "Corrupt EXIF data"
             im = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLargeError(f"{path}: image too large ({_reason(e)})") from None
