@@ -143,3 +143,12 @@ def test_published_bicubic_row_on_set5(set5_dir, tmp_path):
     assert ds["psnr_y"] == pytest.approx(28.42, abs=0.03)
     assert 0.3407 - 0.005 <= ds["lpips"] <= 0.3440 + 0.005
     assert ds["ssim_wang2009"] == pytest.approx(0.8245, abs=0.002)
+
+
+def test_dataset_named_after_its_folder_also_when_the_hr_folder_is_given(dataset):
+    from dsrgan.metrics.evaluate import find_dataset
+
+    root, _ = dataset
+    assert find_dataset(root).name == "Tiny"
+    assert find_dataset(root / "HR").name == "Tiny"
+    assert [s.name for s in find_dataset(root / "HR").samples] == ["a", "b"]

@@ -68,7 +68,9 @@ def find_dataset(root: str | os.PathLike, lr_dir: str | os.PathLike | None = Non
         lr_files = list_images(lr_path, recursive=False)
         for s in samples:
             s.lr = _match_lr(s.name, lr_files, lr_path)
-    return Dataset(name=root.resolve().name, root=root, samples=samples, lr_dir=lr_path)
+    resolved = root.resolve()
+    name = resolved.parent.name if resolved.name.upper() == "HR" and resolved.parent.name else resolved.name
+    return Dataset(name=name, root=root, samples=samples, lr_dir=lr_path)
 
 
 def _match_lr(stem: str, lr_files: list[Path], lr_dir: Path) -> Path:
