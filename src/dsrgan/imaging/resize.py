@@ -15,10 +15,10 @@ this module reproduces:
 - uint8/uint16 input: each 1-D pass is computed in double, then rounded half away from zero and saturated to
   the input type *before* the next pass; float input is neither rounded nor clipped.
 
-The weights of each dimension are cached; two small numba kernels apply them (rows, then columns, or the other
-way round) without transposing, accumulating the taps in the same order as MATLAB's sum, which keeps uint8
-results bit-exact against MATLAB's output. The kernels are serial and release the GIL: safe in threads and in
-forked data-loader workers.
+The weights of each dimension are cached; small numba kernels apply them (integer images are transposed for the
+column pass, float images use a strided column kernel), accumulating the taps in the same order as MATLAB's sum,
+which keeps uint8 results bit-exact against MATLAB's output, and rounding integer results in the same loop. The
+kernels are serial and release the GIL: safe in threads and in forked data-loader workers.
 """
 
 from __future__ import annotations
@@ -114,32 +114,31 @@ def dimension_order(scales: tuple[float, float]) -> tuple[int, int]:
     return (0, 1) if scales[0] <= scales[1] else (1, 0)
 
 
-def _round_saturate(x: np.ndarray, dtype) -> np.ndarray:
-    info = np.iinfo(dtype)
-    np.add(x, 0.5, out=x)
-    np.floor(x, out=x)  # half away from zero for x >= 0; negatives saturate to 0 anyway
-    np.clip(x, info.min, info.max, out=x)
-    return x.astype(dtype)
-
-
 @numba.njit(cache=True, nogil=True)
-def _pass_rows(x, w, idx, out):  # pragma: no cover - compiled
-    """out[i, m] = sum_k w[i, k] * x[idx[i, k], m], summed in k order (as MATLAB does)."""
+def _pass_rows(x, w, idx, out, buf, integer, top):  # pragma: no cover - compiled
+    """out[i, m] = sum_k w[i, k] * x[idx[i, k], m], summed in k order (as MATLAB does); with `integer`, rounded
+    half away from zero and saturated to [0, top]. `buf` is one float row of scratch space."""
     n_out, taps = w.shape
     cols = x.shape[1]
     for i in range(n_out):
         r, wk = idx[i, 0], w[i, 0]
         for m in range(cols):
-            out[i, m] = wk * x[r, m]
+            buf[m] = wk * x[r, m]
         for k in range(1, taps):
             r, wk = idx[i, k], w[i, k]
             for m in range(cols):
-                out[i, m] += wk * x[r, m]
+                buf[m] += wk * x[r, m]
+        if integer:
+            for m in range(cols):
+                out[i, m] = min(max(np.floor(buf[m] + 0.5), 0.0), top)
+        else:
+            for m in range(cols):
+                out[i, m] = buf[m]
 
 
 @numba.njit(cache=True, nogil=True)
 def _pass_cols(x, w, idx, out):  # pragma: no cover - compiled
-    """out[h, j, c] = sum_k w[j, k] * x[h, idx[j, k], c], summed in k order."""
+    """out[h, j, c] = sum_k w[j, k] * x[h, idx[j, k], c], summed in k order (float data only)."""
     n_out, taps = w.shape
     rows, chans = x.shape[0], x.shape[2]
     for h in range(rows):
@@ -149,6 +148,18 @@ def _pass_cols(x, w, idx, out):  # pragma: no cover - compiled
                 for k in range(1, taps):
                     acc += w[j, k] * x[h, idx[j, k], c]
                 out[h, j, c] = acc
+
+
+def _resize_first_axis(x: np.ndarray, out_len: int, scale: float, antialias: bool, work) -> np.ndarray:
+    """One MATLAB 1-D resize along axis 0 of a C-contiguous array; integer input stays integer (rounded)."""
+    weights, indices = contributions(x.shape[0], out_len, scale, antialias)
+    integer = x.dtype.kind == "u"
+    out = np.empty((out_len,) + x.shape[1:], x.dtype)
+    flat = x.reshape(x.shape[0], -1)
+    buf = np.empty(flat.shape[1], work)
+    top = float(np.iinfo(x.dtype).max) if integer else 0.0
+    _pass_rows(flat, weights.astype(work, copy=False), indices, out.reshape(out_len, -1), buf, integer, top)
+    return out
 
 
 def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool = True) -> np.ndarray:
@@ -165,26 +176,25 @@ def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool 
         work = np.float64
     elif img.dtype == np.float32 or img.dtype == np.float64:
         work = img.dtype.type
-    elif img.dtype == np.float16 or img.dtype == np.bool_ or np.issubdtype(img.dtype, np.integer):
-        raise TypeError(f"imresize supports uint8, uint16, float32 and float64, got {img.dtype}")
     else:
         raise TypeError(f"imresize supports uint8, uint16, float32 and float64, got {img.dtype}")
     out_shape, scales = resize_plan(img.shape[:2], scale, output_shape)
-    integer = work is np.float64 and img.dtype.kind == "u"
     x = img
     for dim in dimension_order(scales):
         if out_shape[dim] == x.shape[dim] and scales[dim] == 1.0:
             continue  # MATLAB skips a dimension whose scale is exactly 1
-        weights, indices = contributions(x.shape[dim], out_shape[dim], scales[dim], antialias)
-        w = weights.astype(work, copy=False)
-        x = np.ascontiguousarray(x)
         if dim == 0:
-            y = np.empty((out_shape[0],) + x.shape[1:], work)
-            _pass_rows(x.reshape(x.shape[0], -1), w, indices, y.reshape(out_shape[0], -1))
-        else:
+            x = _resize_first_axis(np.ascontiguousarray(x), out_shape[0], scales[0], antialias, work)
+        elif x.dtype.kind == "u":  # integer: transposing is cheap, and the row kernel vectorises and rounds
+            xt = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+            x = np.swapaxes(_resize_first_axis(xt, out_shape[1], scales[1], antialias, work), 0, 1)
+        else:  # float: transposing the (large) float output would cost more than the strided column kernel
+            x = np.ascontiguousarray(x)
+            weights, indices = contributions(x.shape[1], out_shape[1], scales[1], antialias)
             y = np.empty((x.shape[0], out_shape[1]) + x.shape[2:], work)
-            _pass_cols(x.reshape(x.shape[0], x.shape[1], -1), w, indices, y.reshape(x.shape[0], out_shape[1], -1))
-        x = _round_saturate(y, img.dtype) if integer else y
+            _pass_cols(x.reshape(x.shape[0], x.shape[1], -1), weights.astype(work, copy=False), indices,
+                       y.reshape(x.shape[0], out_shape[1], -1))
+            x = y
     if x is img:
         return img.copy()
-    return np.ascontiguousarray(x, dtype=img.dtype)
+    return np.ascontiguousarray(x)
