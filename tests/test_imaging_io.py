@@ -332,6 +332,16 @@ def test_16bit_gray_png_with_transparent_value(tmp_path):
     np.testing.assert_array_equal(_u16(got.rgb[..., 1]), data)
 
 
+def test_big_endian_16bit_gray_tiff(tmp_path):
+    data = (np.arange(12, dtype=np.uint16) * 5000 + 7).reshape(3, 4)
+    Image.frombytes("I;16B", (4, 3), data.astype(">u2").tobytes()).save(tmp_path / "be.tif")
+    with Image.open(tmp_path / "be.tif") as im:
+        assert im.mode == "I;16B"
+    got = read_image(tmp_path / "be.tif")
+    assert got.bit_depth == 16 and got.grayscale
+    np.testing.assert_array_equal(_u16(got.rgb[..., 2]), data)
+
+
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "RGBA", "CMYK", "I;16"])
 def test_modes_match_pillow_conversion(tmp_path, rng, mode):
     base = Image.fromarray(rng.integers(0, 256, (9, 12, 4), dtype=np.uint8))  # RGBA
