@@ -232,6 +232,12 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     img, scale = _check_image(image)
     if img.ndim == 2:
         img = img[:, :, None]
+    # two compiled variants only (uint8 and float32, C order): every other input is converted once here
+    if img.dtype != np.uint8 and img.dtype != np.float32:
+        img = (img * np.float32(scale / 255.0)).astype(np.float32) if img.dtype == np.uint16 else \
+            img.astype(np.float32)
+        scale = 255.0
+    img = np.ascontiguousarray(img)
     k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
     h, w = img.shape[:2]
     ah = np.empty((h, w), np.float32)
