@@ -27,6 +27,9 @@ class ArchSpec:
     def __post_init__(self):
         if self.detail_variant not in DETAIL_VARIANTS:
             raise ValueError(f"detail_variant must be one of {DETAIL_VARIANTS}, got {self.detail_variant!r}")
+        # JSON turns tuples into lists; keep one form so that a spec read back from a file compares equal
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.params).items()}
+        object.__setattr__(self, "params", params)
 
     @property
     def in_channels(self) -> int:

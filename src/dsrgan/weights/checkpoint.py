@@ -1,0 +1,147 @@
+"""Our model files: safetensors with tensors under the `dsrgan.` namespace and the architecture in metadata.
+
+The namespace matters: tools that sniff ESRGAN files by key names (chaiNNer, spandrel) must not take a DSRGAN
+file for a plain ESRGAN. The metadata (all strings) carries:
+  format = "dsrgan-model", format_version, arch, arch_params (JSON), spec (JSON ArchSpec), scale, detail_variant,
+  preset, dsrgan_version, and any free-form fields of the caller (e.g. training_*).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from torch import nn
+
+from dsrgan.archs.spec import ArchSpec
+from dsrgan.errors import CheckpointError, ConfigError, DsrganError
+
+FORMAT = "dsrgan-model"
+FORMAT_VERSION = 1
+PREFIX = "dsrgan."
+RESERVED = ("format", "format_version", "arch", "arch_params", "spec", "scale", "detail_variant", "preset",
+            "dsrgan_version")
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, spec: ArchSpec | str, metadata: dict | None = None) -> Path:
+    """Write `model` (its state dict, as stored) with `spec` to `path` atomically. Returns the path."""
+    import dsrgan
+    from dsrgan.archs.registry import ARCHS, get_spec
+    from dsrgan.utils.atomic import atomic_path
+
+    spec = get_spec(spec)
+    cls = ARCHS.get(spec.arch)
+    if cls is None or not isinstance(model, cls):
+        raise ValueError(f"model is a {type(model).__name__}, spec says {spec.arch!r}")
+    meta = {
+        "format": FORMAT, "format_version": str(FORMAT_VERSION), "arch": spec.arch,
+        "arch_params": json.dumps(spec.params, sort_keys=True), "spec": json.dumps(spec.to_dict(), sort_keys=True),
+        "scale": str(spec.scale), "detail_variant": spec.detail_variant or "none", "preset": spec.name or "",
+        "dsrgan_version": dsrgan.__version__,
+    }
+    for k, v in (metadata or {}).items():
+        if k in RESERVED:
+            raise ValueError(f"metadata key {k!r} is reserved")
+        meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
+    # clone: safetensors refuses tensors that share storage
+    tensors = {PREFIX + k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a safetensors file (cheap: reads the header only)."""
+    from safetensors import safe_open
+
+    from dsrgan.weights.esrgan import existing_file
+
+    path = existing_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # SafetensorError: bad header, truncated file, not safetensors at all
+        raise CheckpointError(f"{path}: not a valid safetensors file, or truncated ({str(e)[:160]})") from e
+
+
+def _spec_from_metadata(meta: dict[str, str], path: Path) -> ArchSpec:
+    try:
+        version = int(meta.get("format_version", "0"))
+    except ValueError:
+        version = -1
+    if version < 1 or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: model file format version {meta.get('format_version')!r} is not supported "
+                              f"by this dsrgan (reads 1..{FORMAT_VERSION}; update dsrgan)")
+    try:
+        return ArchSpec.from_dict(json.loads(meta["spec"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: damaged architecture metadata ({e})") from e
+
+
+def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module, ArchSpec, dict[str, str]]:
+    """Rebuild the network of a model file with no config; returns (model in eval mode, spec, metadata).
+
+    Also reads ESRGAN-family files (.pth/.pt, or .safetensors with ESRGAN/BasicSR keys) as an RRDBNet.
+    """
+    from dsrgan.archs.registry import build
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weight file not found: {path}")
+    if path.suffix.lower() in (".pth", ".pt"):
+        return _import_esrgan(path, map_location)
+    meta = read_metadata(path)
+    if meta.get("format") != FORMAT:
+        return _import_esrgan(path, map_location)
+    spec = _spec_from_metadata(meta, path)
+    try:
+        model = build(spec)
+    except DsrganError as e:
+        raise CheckpointError(f"{path}: its architecture cannot be built here ({e})") from e
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device=str(map_location))
+    except Exception as e:
+        raise CheckpointError(f"{path}: tensor data is corrupt or truncated ({str(e)[:160]})") from e
+    foreign = [k for k in tensors if not k.startswith(PREFIX)]
+    if foreign:
+        raise CheckpointError(f"{path}: keys outside the {PREFIX!r} namespace, e.g. {foreign[0]!r}")
+    state = {k[len(PREFIX):]: v for k, v in tensors.items()}
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: tensors do not match its {spec.arch} metadata (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]})")
+    bad = [k for k in own if own[k].shape != state[k].shape]
+    if bad:
+        raise CheckpointError(f"{path}: {bad[0]} has shape {tuple(state[bad[0]].shape)}, its metadata needs "
+                              f"{tuple(own[bad[0]].shape)}")
+    model.load_state_dict(state)
+    return model.to(map_location).eval(), spec, meta
+
+
+def _import_esrgan(path: Path, map_location) -> tuple[nn.Module, ArchSpec, dict[str, str]]:
+    from dsrgan.archs.registry import build
+    from dsrgan.weights.esrgan import detect_layout, esrgan_to_basicsr, read_state_dict, rrdbnet_params
+
+    state = read_state_dict(path)
+    layout = detect_layout(state)
+    if layout == "unknown":
+        raise CheckpointError(f"{path}: neither a dsrgan model file (no dsrgan metadata) nor an ESRGAN/BasicSR "
+                              f"RRDBNet x4 state dict")
+    state = esrgan_to_basicsr(state, str(path))
+    spec = ArchSpec("rrdbnet", rrdbnet_params(state, str(path)), name=None)
+    try:
+        model = build(spec)
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+    from dsrgan.weights.esrgan import load_esrgan_state_dict
+
+    load_esrgan_state_dict(state, model, strict=True)
+    meta = {"format": "esrgan-import", "layout": layout, "arch": "rrdbnet", "scale": "4", "detail_variant": "none"}
+    return model.to(map_location).eval(), spec, meta
