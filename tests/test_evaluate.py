@@ -152,3 +152,32 @@ def test_dataset_named_after_its_folder_also_when_the_hr_folder_is_given(dataset
     assert find_dataset(root).name == "Tiny"
     assert find_dataset(root / "HR").name == "Tiny"
     assert [s.name for s in find_dataset(root / "HR").samples] == ["a", "b"]
+
+
+def test_checkpoint_model_beside_bicubic_gives_a_comparison(dataset, tmp_path, capsys):
+    import torch
+
+    from dsrgan import load_model
+    from dsrgan.archs import build
+    from dsrgan.imaging import to_uint8
+    from dsrgan.weights import save_model
+
+    root, imgs = dataset
+    torch.manual_seed(0)
+    ckpt = save_model(tmp_path / "tiny-esrgan.safetensors", build("esrgan-lite-x4"), "esrgan-lite-x4")
+    out, saved = tmp_path / "cmp.json", tmp_path / "sr"
+    assert _run("--model", "bicubic", "--model", ckpt, root, "--json", out, "--save-images", saved,
+                "--device", "cpu", "--no-niqe") == 0
+    doc = json.loads(out.read_text())
+    assert isinstance(doc, list) and [d["model"] for d in doc] == ["bicubic", "tiny-esrgan"]
+    assert all(set(d["datasets"]["Tiny"]) >= KEYS for d in doc)
+    # the model's SR is load_model(path).upscale_array of our LR, quantised
+    hr = imgs["b"][:120, :132]
+    lr = imresize(hr, 0.25)
+    want = to_uint8(np.clip(load_model(ckpt, device="cpu").upscale_array(lr.astype(np.float32) / 255), 0, 1))
+    got = np.asarray(Image.open(saved / "tiny-esrgan" / "Tiny" / "b.png"))
+    np.testing.assert_array_equal(got, want)
+    psnr_b = [im for im in doc[1]["datasets"]["Tiny"]["images"] if im["name"] == "b"][0]["psnr_y"]
+    assert psnr_b == pytest.approx(fm.psnr_y(want, hr), abs=1e-12)
+    table = capsys.readouterr().out
+    assert "bicubic" in table and "tiny-esrgan" in table
