@@ -251,8 +251,9 @@ def parse_crop(text: str) -> tuple[int, int, int, int]:
 
 
 def crop_panel(panels: list[tuple[str, np.ndarray]], box: tuple[int, int, int, int], target: int = 256) -> np.ndarray:
-    """Cut `box` from each full-size image, enlarge by an integer nearest-neighbour factor (so the longer side
-    is about `target` px), and place them side by side with their labels underneath."""
+    """The paper's Fig. 4 layout: the whole HR image (last panel) shrunk to the crops' height with the crop marked
+    by a green box, then `box` cut from each image, enlarged by an integer nearest-neighbour factor (longer side
+    about `target` px), side by side with their labels underneath."""
     from PIL import Image, ImageDraw
 
     x, y, w, h = box
@@ -260,11 +261,18 @@ def crop_panel(panels: list[tuple[str, np.ndarray]], box: tuple[int, int, int, i
     gap, label_h = 6, 14
     tiles = [np.repeat(np.repeat(img[y:y + h, x:x + w], zoom, 0), zoom, 1) for _, img in panels]
     cw, ch = w * zoom, h * zoom
-    canvas = Image.new("RGB", (len(tiles) * cw + (len(tiles) - 1) * gap, ch + label_h), (255, 255, 255))
+    full = panels[-1][1]
+    k = ch / full.shape[0]
+    ow = max(1, round(full.shape[1] * k))
+    overview = Image.fromarray(full).resize((ow, ch), Image.LANCZOS)
+    ImageDraw.Draw(overview).rectangle([x * k, y * k, (x + w) * k - 1, (y + h) * k - 1], outline=(0, 255, 0), width=2)
+    canvas = Image.new("RGB", (ow + gap + len(tiles) * (cw + gap) - gap, ch + label_h), (255, 255, 255))
+    canvas.paste(overview, (0, 0))
     draw = ImageDraw.Draw(canvas)
     for i, ((label, _), tile) in enumerate(zip(panels, tiles, strict=True)):
-        canvas.paste(Image.fromarray(tile), (i * (cw + gap), 0))
-        draw.text((i * (cw + gap) + 2, ch + 1), label[: max(4, cw // 6)], fill=(0, 0, 0))
+        left = ow + gap + i * (cw + gap)
+        canvas.paste(Image.fromarray(tile), (left, 0))
+        draw.text((left + 2, ch + 1), label[: max(4, cw // 6)], fill=(0, 0, 0))
     return np.asarray(canvas)
 
 
