@@ -26,6 +26,12 @@ def test_y_matlab_known_values():
     assert rgb_to_y_matlab(rgb).dtype == np.uint8
 
 
+def test_y_matlab_uses_matlabs_double_arithmetic():
+    # 65.481*5 + 128.553*65 + 24.966*25 = 9307.5 exactly, so Y = 52.5 in exact arithmetic; MATLAB's
+    # T = (1/255)*origT in doubles gives 52.49999999999999, which rounds to 52 (rgb2ycbcr.m + imlincomb).
+    assert rgb_to_y_matlab(np.array([[[5, 65, 25]]], np.uint8))[0, 0] == 52
+
+
 def test_y_matlab_against_float_formula(rng):
     rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))

@@ -35,7 +35,8 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
 def rgb_to_y_matlab(rgb_uint8: np.ndarray) -> np.ndarray:
     """MATLAB `rgb2ycbcr` Y channel of a uint8 RGB image -> uint8 H x W (studio swing, 16..235).
 
-    Computed as MATLAB does for uint8: (T/255) . [R G B] + 16 in double, then rounded half away from zero.
+    Computed as MATLAB does for uint8: T = (1/255) * origT, then T . [R G B] + 16 in double (imlincomb order),
+    rounded half away from zero.
     A 2-D (grayscale) array is treated as R = G = B."""
     rgb = np.asarray(rgb_uint8)
     if rgb.dtype != np.uint8:
@@ -45,7 +46,9 @@ def rgb_to_y_matlab(rgb_uint8: np.ndarray) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb_to_y_matlab expects H x W x 3, got shape {rgb.shape}")
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    y = (_Y_STUDIO[0] / 255) * r + (_Y_STUDIO[1] / 255) * g + (_Y_STUDIO[2] / 255) * b + _Y_OFFSET
+    # MATLAB scales the matrix as T = (1/255) * origT (not origT / 255): the last bit matters at .5 ties
+    t = [(1 / 255) * c for c in _Y_STUDIO]
+    y = t[0] * r + t[1] * g + t[2] * b + _Y_OFFSET
     return np.clip(np.floor(y + 0.5), 0, 255).astype(np.uint8)
 
 
