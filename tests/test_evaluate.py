@@ -181,3 +181,19 @@ def test_checkpoint_model_beside_bicubic_gives_a_comparison(dataset, tmp_path, c
     assert psnr_b == pytest.approx(fm.psnr_y(want, hr), abs=1e-12)
     table = capsys.readouterr().out
     assert "bicubic" in table and "tiny-esrgan" in table
+
+
+def test_corrupt_hr_file_is_a_one_line_error_naming_it(dataset, capsys):
+    root, _ = dataset
+    (root / "HR" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    assert _run(root) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dsrgan evaluate: error:") and "c.png" in err and "\n" not in err
+
+
+def test_json_writes_non_finite_psnr_as_null():
+    from dsrgan.metrics import report
+
+    res = {"m": {"D": {"n": 1, "psnr_y": float("inf"), "images": [{"name": "x", "psnr_y": float("inf")}]}}}
+    doc = json.loads(report.to_json(res, {"m": {}}, {"m": "d"}))
+    assert doc["datasets"]["D"]["psnr_y"] is None and doc["datasets"]["D"]["images"][0]["psnr_y"] is None
