@@ -1,0 +1,267 @@
+"""The trainer: exact resume, DDP on 2 CPU processes, NaN handling, trunk init/warm-up, export, config smoke runs.
+
+Everything runs a tiny network on 32 px patches so that a handful of iterations take a second on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dsrgan.train.config import load_config
+from dsrgan.train.trainer import NonFiniteLossError, Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+
+TINY_TRUNK = "{num_feat: 8, num_block: 2, num_grow: 4, up_channels: 8}"
+TINY_DSRGAN = ("{num_feat: 8, num_block: 2, num_grow: 4, up_channels: 8, taps: [1, 2], detail_feat: 4, detail_grow: 4,"
+               " detail_up_channels: 4, attention_channels: 4}")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("traindata")
+    rng = np.random.default_rng(7)
+    (root / "hr").mkdir()
+    (root / "val" / "HR").mkdir(parents=True)
+    for i in range(6):
+        y, x = np.mgrid[0:56, 0:60]
+        img = 128 + 50 * np.sin(x / (3.0 + i))[..., None] + rng.normal(0, 20, (56, 60, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / "hr" / f"{i}.png")
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(root / "val" / "HR" / f"v{i}.png")
+    return root
+
+
+def tiny(data, tmp_path, config: str, *extra: str, tiny_model: bool = True):
+    cfg_path = CONFIGS / config if not Path(config).is_absolute() else Path(config)
+    preset = load_config(cfg_path).model.preset
+    params = TINY_TRUNK if preset.startswith("esrgan") else TINY_DSRGAN
+    over = [f"log.root={tmp_path / 'runs'}", f"data.cache_dir={data / 'cache'}", f"data.train=[{data / 'hr'}]",
+            "data.val=[]", "data.hr_patch=32", "data.num_workers=0", "train.batch_size=2", "train.iterations=2",
+            "train.device=cpu", "train.threads=1", "log.progress=false", "log.tensorboard=false", "log.print_every=1",
+            "log.val_every=0", "model.discriminator_params={num_feat: 4}", "init.generator=null", "init.trunk=null",
+            "loss.perceptual=0"]
+    if tiny_model:
+        over.append(f"model.params={params}")
+    return load_config(cfg_path, over + list(extra))
+
+
+def states(tr: Trainer) -> dict[str, dict[str, torch.Tensor]]:
+    out = {"g": tr.g.state_dict()}
+    for name in ("d_img", "d_detail"):
+        if getattr(tr, name) is not None:
+            out[name] = getattr(tr, name).state_dict()
+    if tr.ema is not None:
+        out["ema"] = tr.ema.model.state_dict()
+    return {k: {n: t.clone() for n, t in v.items()} for k, v in out.items()}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        for n in a[k]:
+            assert torch.equal(a[k][n], b[k][n]), f"{k}.{n} differs"
+
+
+def test_resume_is_exact(data, tmp_path):
+    """4 steps in one go == 2 steps, a restart from the checkpoint, 2 more steps (GAN stage: G, both Ds, EMA,
+    Adam states, LR milestones crossing the resume point, sampler position, RNG states)."""
+    extra = ["train.iterations=4", "train.ema_decay=0.9", "optim.milestones=[1, 3]", "log.checkpoint_every=100"]
+    one = Trainer(tiny(data, tmp_path / "a", "lite_dsrgan_gan.yaml", *extra))
+    one.fit()
+    first = Trainer(tiny(data, tmp_path / "b", "lite_dsrgan_gan.yaml", *extra, "train.iterations=2"))
+    first.fit()
+    ckpts = sorted((tmp_path / "b" / "runs" / "lite_dsrgan_gan" / "checkpoints").glob("iter_*.pt"))
+    assert [p.name for p in ckpts] == ["iter_00000002.pt"]
+    second = Trainer(tiny(data, tmp_path / "b", "lite_dsrgan_gan.yaml", *extra), resume="auto")
+    second.fit()
+    assert second.iteration == 4 and second.sched["g"].get_last_lr()[0] == pytest.approx(1e-4 * 0.25)
+    assert_same(states(one), states(second))
+    # ...and the interrupted run really differs from the finished one (the test can fail)
+    with pytest.raises(AssertionError):
+        assert_same(states(first), states(second))
+
+
+def test_fresh_start_refuses_to_clobber_a_run_and_bad_checkpoints_are_errors(data, tmp_path):
+    from dsrgan.errors import CheckpointError, ConfigError
+
+    cfg = tiny(data, tmp_path, "lite_esrgan_psnr.yaml", "train.iterations=1")
+    Trainer(cfg).fit()
+    with pytest.raises(ConfigError, match="already has checkpoints.*--resume auto"):
+        Trainer(cfg).setup()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable dsrgan training checkpoint"):
+        Trainer(tiny(data, tmp_path / "x", "lite_esrgan_psnr.yaml"), resume=str(bad)).setup()
+    # a checkpoint of another architecture does not fit
+    ck = next((cfg.run_dir / "checkpoints").glob("*.pt"))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        Trainer(tiny(data, tmp_path / "y", "lite_dsrgan_psnr.yaml"), resume=str(ck)).setup()
+
+
+def test_nonfinite_loss_skips_or_aborts_naming_the_term(data, tmp_path, monkeypatch):
+    from dsrgan.train.objective import Objective
+
+    real = Objective.generator_terms
+    calls = {"n": 0}
+
+    def poisoned(self, *a, **k):
+        terms = real(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            terms["pix"] = terms["pix"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(Objective, "generator_terms", poisoned)
+    tr = Trainer(tiny(data, tmp_path / "s", "lite_esrgan_psnr.yaml", "train.iterations=3"))
+    tr.setup()
+    before = {}
+    orig_step = tr.train_step
+
+    def step(batch):
+        before[tr.iteration] = {n: p.detach().clone() for n, p in tr.g.named_parameters()}
+        return orig_step(batch)
+
+    tr.train_step = step
+    tr.fit()
+    assert tr.nonfinite_skips == 1 and tr.iteration == 3
+    log = (tr.run_dir / "train.log").read_text()
+    assert "iteration 2: non-finite generator loss pix; step skipped" in log
+    after_bad = before[2]  # parameters before step 3 == after the skipped step 2
+    for n, p in before[1].items():
+        assert torch.equal(p, after_bad[n])
+    calls["n"] = 0
+    tr = Trainer(tiny(data, tmp_path / "a", "lite_esrgan_psnr.yaml", "train.iterations=3", "train.nonfinite=abort"))
+    with pytest.raises(NonFiniteLossError, match="non-finite generator loss pix; aborting"):
+        tr.fit()
+
+
+def test_trunk_init_from_psnr_model_and_frozen_warmup(data, tmp_path):
+    """psnr_x4 (RRDBNet) -> exported model -> the trunk of the paper's DSRGAN generator; with the warm-up only the
+    detail branch / attention train while the trunk stays exactly as loaded."""
+    from dsrgan.weights import load_model_file
+
+    psnr = Trainer(tiny(data, tmp_path, "psnr_x4.yaml", "train.iterations=1"))
+    model_file = psnr.fit()
+    rrdb, _spec, _meta = load_model_file(model_file)
+    cfg = tiny(data, tmp_path, "dsrgan_x4.yaml", f"init.trunk={model_file}", "train.warmup_frozen_trunk=2",
+               "train.iterations=2")
+    tr = Trainer(cfg)
+    tr.setup()
+    trunk = {n: p.detach().clone() for n, p in tr.g.named_parameters() if n in dict(rrdb.named_parameters())}
+    assert len(trunk) == len(list(rrdb.parameters()))
+    for n, p in rrdb.named_parameters():
+        assert torch.equal(trunk[n], p.detach()), n
+    others = {n: p.detach().clone() for n, p in tr.g.named_parameters() if n not in trunk}
+    tr.fit()
+    now = dict(tr.g.named_parameters())
+    assert all(torch.equal(now[n], p) for n, p in trunk.items())
+    assert any(not torch.equal(now[n], p) for n, p in others.items())
+
+
+def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_path):
+    from dsrgan.train.config import load_config as reload
+    from dsrgan.weights import load_model_file
+
+    cfg = tiny(data, tmp_path, "lite_dsrgan_psnr.yaml", f"data.val=[{data / 'val'}]", "log.val_every=2",
+               "log.tensorboard=true", "train.iterations=2", tiny_model=False)
+    tr = Trainer(cfg)
+    out = tr.fit()
+    model, spec, meta = load_model_file(out)
+    assert spec.name == "dsrgan-lite-x4" and meta["training_iterations"] == "2"
+    assert meta["training_stage"] == "psnr" and "training_best_validation" in meta
+    for n, p in model.state_dict().items():  # the export is the EMA model of the run
+        assert torch.equal(p, tr.ema.model.state_dict()[n].cpu())
+    assert (cfg.run_dir / "best.safetensors").is_file()
+    assert reload(cfg.run_dir / "config.yaml") == cfg  # the fully resolved config is saved with the run
+    log = (cfg.run_dir / "train.log").read_text()
+    assert "validation @ 2: psnr" in log and "ssim" in log
+    assert list((cfg.run_dir / "tb").glob("events.*"))
+
+
+PAPER = ["psnr_x4.yaml", "dsrgan_x4.yaml", "ablation_no1.yaml", "ablation_no2.yaml", "ablation_no3.yaml",
+         "ablation_no4.yaml", "dsrgan_gif_x4.yaml", "dsrgan_msdm_x4.yaml", "lite_esrgan_gan.yaml"]
+
+
+@pytest.mark.parametrize("config", PAPER)
+def test_paper_configs_run_two_iterations(data, tmp_path, config):
+    tr = Trainer(tiny(data, tmp_path, config))
+    tr.fit()
+    assert tr.iteration == 2
+    cfg = tr.cfg
+    assert (tr.d_img is not None) == (cfg.loss.gan > 0 and cfg.train.stage == "gan")
+    assert (tr.d_detail is not None) == (cfg.loss.detail_gan > 0 and cfg.train.stage == "gan")
+    if tr.d_detail is not None:
+        assert tr.d_detail.conv0_0.in_channels == tr.spec.detail_channels
+    assert (cfg.run_dir / "model.safetensors").is_file()
+
+
+def test_perceptual_loss_needs_real_vgg19_weights(data, tmp_path):
+    from dsrgan.errors import WeightsNotFoundError
+    from dsrgan.weights import feature_state_dict
+
+    try:
+        feature_state_dict("vgg19")
+        pytest.skip("VGG19 ImageNet weights are present on this machine")
+    except WeightsNotFoundError:
+        pass
+    with pytest.raises(WeightsNotFoundError, match="vgg19"):
+        Trainer(tiny(data, tmp_path, "dsrgan_x4.yaml", "loss.perceptual=1.0")).setup()
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import sys, torch
+    from dsrgan.train.config import load_config
+    from dsrgan.train.trainer import Trainer
+    from dsrgan.train import distributed
+    cfg = load_config(sys.argv[1], sys.argv[3:])
+    tr = Trainer(cfg)
+    tr.fit()
+    torch.save({"g": tr.g.state_dict(), "d_img": tr.d_img.state_dict(), "d_detail": tr.d_detail.state_dict(),
+                "rank": tr.dist.rank, "world": tr.dist.world}, f"{sys.argv[2]}/rank{tr.dist.rank}.pt")
+    distributed.shutdown()
+""")
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_hold_identical_weights(data, tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT)
+    cfg = tiny(data, tmp_path, "lite_dsrgan_gan.yaml", "train.iterations=3")
+    over = [f"log.root={cfg.log.root}", f"data.cache_dir={cfg.data.cache_dir}", f"data.train=[{data / 'hr'}]",
+            "data.val=[]", "data.hr_patch=32", "data.num_workers=0", "train.batch_size=2", "train.iterations=3",
+            "train.device=cpu", "train.threads=1", "log.progress=false", "log.tensorboard=false", "log.val_every=0",
+            "model.discriminator_params={num_feat: 4}", "init.generator=null", "loss.perceptual=0",
+            f"model.params={TINY_DSRGAN}"]
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(script), str(CONFIGS / "lite_dsrgan_gan.yaml"), str(tmp_path), *over],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert (r0["rank"], r1["rank"], r0["world"]) == (0, 1, 2)
+    for part in ("g", "d_img", "d_detail"):
+        for n in r0[part]:
+            if "running_" in n or "num_batches" in n:  # BatchNorm statistics are per-rank by design
+                continue
+            assert torch.equal(r0[part][n], r1[part][n]), f"{part}.{n} differs between ranks"
+    # trained (not still at the initial weights) and only rank 0 wrote the run's files
+    init = Trainer(tiny(data, tmp_path / "init", "lite_dsrgan_gan.yaml"))
+    init.setup()
+    assert any(not torch.equal(init.g.state_dict()[n], r0["g"][n]) for n in r0["g"])
+    run_dir = Path(cfg.log.root) / "lite_dsrgan_gan"
+    assert [p.name for p in (run_dir / "checkpoints").glob("*.pt")] == ["iter_00000003.pt"]
+    ck = torch.load(run_dir / "checkpoints" / "iter_00000003.pt", weights_only=True)
+    assert ck["sampler"]["world"] == 2 and ck["sampler"]["consumed"] == 6
