@@ -293,6 +293,7 @@ def evaluate(producers: list[Producer], datasets: list[Dataset], scorer: Scorer,
             results[p.label][ds.name] = []
         for sample in ds.samples:
             hr, lr = load_pair(sample, scorer.scale)
+            inputs = tuple(f for f in (sample.hr, sample.lr) if f is not None)  # never overwritten
             srs = []
             for p in producers:
                 t0 = time.perf_counter()
@@ -305,7 +306,8 @@ def evaluate(producers: list[Producer], datasets: list[Dataset], scorer: Scorer,
                                                    "seconds": round(time.perf_counter() - t0, 3)})
                 srs.append((p.label, sr))
                 if save_dir is not None:
-                    write_image(save_dir / safe_label(p.label) / ds.name / f"{sample.name}.png", sr / 255.0)
+                    write_image(save_dir / safe_label(p.label) / ds.name / f"{sample.name}.png", sr / 255.0,
+                                inputs=inputs)
                 if progress:
                     progress(f"{ds.name}/{sample.name} {p.label}")
             if save_dir is not None and crop is not None:
@@ -318,7 +320,8 @@ def evaluate(producers: list[Producer], datasets: list[Dataset], scorer: Scorer,
                     if any(lbl == "bicubic" for lbl, _ in srs):
                         panels = panels[1:]
                     fig = crop_panel(panels, crop)
-                    write_image(save_dir / "crops" / ds.name / f"{sample.name}_{x}_{y}_{w}x{h}.png", fig / 255.0)
+                    write_image(save_dir / "crops" / ds.name / f"{sample.name}_{x}_{y}_{w}x{h}.png", fig / 255.0,
+                                inputs=inputs)
         for p in producers:
             results[p.label][ds.name] = summarise(ds.name, results[p.label][ds.name])
     return results
