@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from dsrgan import __version__
 from dsrgan.errors import (
@@ -122,11 +123,14 @@ async def _receive_upload(request: Request, path: Path, limit: int) -> int:
         raise too_big
     size = 0
     with open(path, "xb") as f:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_big
-            f.write(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                f.write(chunk)
+        except ClientDisconnect:
+            raise ApiError(400, "the upload was interrupted") from None
     return size
 
 

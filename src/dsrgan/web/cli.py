@@ -73,7 +73,7 @@ def run(args) -> int:
     def loader(name: str):
         return load_model(name, device=args.device, dtype=args.dtype)
 
-    pool = ModelPool(loader, args.model, bundled_model_names())
+    pool = ModelPool(loader, args.model, bundled_model_names(args.model))
     # Load the served model now: a bad name or file is a one-line error before the server starts listening.
     pool.get(args.model)
     loopback = args.host in ("127.0.0.1", "localhost", "::1")

@@ -11,21 +11,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dsrgan.errors import UnknownModelError
+from dsrgan.errors import DsrganError, UnknownModelError
 
 
 def _label(name: str) -> str:
+    from dsrgan.weights.bundled import ALIASES
+
+    if name in ALIASES:
+        return f"{name} ({ALIASES[name]})"
     p = Path(name)
     return p.name if (p.suffix or len(p.parts) > 1) else name
 
 
-def bundled_model_names() -> list[str]:
-    """Names of the models shipped with the package (empty when the weights package lists none)."""
+def bundled_model_names(served: str) -> list[str]:
+    """The bundled models other than `served` (which may be "default", another bundled name, or a file)."""
+    from dsrgan.weights.bundled import bundled_models, resolve_model
+
     try:
-        from dsrgan.weights import bundled_models
-    except ImportError:
-        return []
-    return list(bundled_models())
+        served_path = resolve_model(served).resolve()
+    except DsrganError:  # an unresolvable name is reported when the server loads it
+        served_path = None
+    return [n for n in bundled_models() if resolve_model(n).resolve() != served_path]
 
 
 class ModelPool:
