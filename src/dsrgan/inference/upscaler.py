@@ -1,0 +1,331 @@
+"""The upscale pipeline: load a model once, upscale many images of any size in bounded memory.
+
+Steps for one image: (alpha premultiplied if the image has transparency) -> detail layer of the WHOLE LR image
+(its filters are global, a tile would see a different one) -> the network tile by tile, blended on the CPU in
+float32 -> clamp -> alpha un-premultiplied -> optional bicubic --outscale. See docs/upscaling.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dsrgan.errors import DsrganError, ImageError
+from dsrgan.inference import convert
+from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
+
+# Tile overlap in LR pixels. Chosen from the measured tiled-vs-untiled error (docs/upscaling.md): the blend
+# keeps the max error on real images below 1/255 from this overlap on, at ~10% extra work for 256-px tiles.
+DEFAULT_OVERLAP = 16
+MIN_TILE = 16
+# Largest tile on the CPU: beyond it throughput does not improve (measured), only memory grows.
+CPU_TILE_CAP = 256
+CUDA_TILE_CAP = 1024
+MAX_BATCH = 16
+# Peak live activation memory of one forward / its largest single activation (measured on the lite and full
+# presets with benchmarks/upscale_speed.py; rounded up).
+PEAK_FACTOR = 4.0
+# The network's activations get at most this much host memory on the CPU (output buffers come on top).
+CPU_BUDGET_BYTES = 1536 * 2**20
+ALPHA_EPS = 1.0 / 1024  # below this upscaled alpha a pixel's colour is invisible; it is set to 0
+
+_OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError)
+
+
+def _is_oom(e: BaseException) -> bool:
+    # the CPU allocator reports exhaustion as a plain RuntimeError
+    return isinstance(e, _OOM_TYPES) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
+
+
+class OutOfMemoryError(DsrganError):
+    """Even the smallest tile does not fit on the device."""
+
+
+def _available_host_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+class _Progress:
+    """Counts finished tiles and reports (done, total) to the caller's callback."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None):
+        self.total, self.callback, self.done = total, callback, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+class Upscaler:
+    """A loaded model ready to upscale. Thread-compatible, not thread-safe (one image at a time).
+
+    `tile=None` picks the tile from a memory budget, `tile=0` runs the whole image at once.
+    """
+
+    def __init__(self, model: torch.nn.Module, spec, *, device="auto", dtype="auto", threads: int | None = None,
+                 tile: int | None = None, tile_overlap: int = DEFAULT_OVERLAP, memory_budget: int | None = None,
+                 name: str | None = None):
+        from dsrgan.utils.device import resolve_device, resolve_dtype, set_cpu_threads
+
+        self.spec = spec
+        self.name = name or getattr(spec, "arch", type(model).__name__)
+        self.scale = int(spec.scale)
+        variant = getattr(spec, "detail_variant", None)
+        self.detail_variant = None if variant in (None, "", "none") else variant
+        self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+        self.dtype = resolve_dtype(dtype, self.device, supports_fp16=bool(getattr(spec, "supports_fp16", False)),
+                                   supports_bf16=bool(getattr(spec, "supports_bf16", False))) \
+            if isinstance(dtype, str) else dtype
+        if self.device.type == "cpu":
+            set_cpu_threads(threads)
+        self.model = model.eval().to(device=self.device, dtype=self.dtype)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.memory_budget = memory_budget
+        self._bytes_per_px: float | None = None
+        self._tile_limit: int | None = None  # lowered after an out-of-memory retry, kept for later images
+        self.last_stats: dict = {}
+
+    # --- the network ----------------------------------------------------------------------------------------
+    def _call(self, lr: torch.Tensor, detail: torch.Tensor | None, strength: float) -> torch.Tensor:
+        if self.detail_variant is None:
+            return self.model(lr)
+        return self.model(lr, detail, detail_strength=strength)[0]
+
+    def detail_map(self, rgb: np.ndarray) -> np.ndarray:
+        """The detail layer the model's detail branch consumes for this LR image (H x W x C float32).
+
+        For the dsrgan variant this is x = log2 I_D (C = 1); for gif/msdm the signed detail D (C = 3).
+        """
+        if self.detail_variant is None:
+            raise DsrganError(f"model {self.name!r} has no detail branch")
+        from dsrgan.detail import network_input
+
+        return np.asarray(network_input(_check_rgb(rgb), self.detail_variant), dtype=np.float32)
+
+    def _bytes_per_pixel(self) -> float:
+        """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
+        if self._bytes_per_px is None:
+            largest = [0]
+
+            def hook(_module, _inputs, output):
+                for o in output if isinstance(output, (tuple, list)) else (output,):
+                    if torch.is_tensor(o):
+                        largest[0] = max(largest[0], o.numel() * o.element_size())
+
+            leaves = [m for m in self.model.modules() if not any(True for _ in m.children())]
+            handles = [m.register_forward_hook(hook) for m in leaves]
+            try:
+                n = 16
+                lr = torch.zeros(1, 3, n, n, device=self.device, dtype=self.dtype)
+                det = None
+                if self.detail_variant is not None:
+                    c = int(getattr(self.spec, "detail_channels", 1 if self.detail_variant == "dsrgan" else 3))
+                    det = torch.zeros(1, c, n, n, device=self.device, dtype=self.dtype)
+                with torch.inference_mode():
+                    self._call(lr, det, 1.0)
+            finally:
+                for h in handles:
+                    h.remove()
+            self._bytes_per_px = PEAK_FACTOR * largest[0] / (n * n)
+        return self._bytes_per_px
+
+    def _budget(self) -> int:
+        if self.memory_budget:
+            return int(self.memory_budget)
+        if self.device.type == "cuda":
+            free, _total = torch.cuda.mem_get_info(self.device)
+            return int(0.7 * free)
+        return int(min(CPU_BUDGET_BYTES, 0.3 * _available_host_memory()))
+
+    def plan(self, height: int, width: int, tile: int | None = None) -> tuple[int, int]:
+        """(tile, batch) for an LR image of this size; tile 0 means the whole image in one forward."""
+        tile = self.tile if tile is None else tile
+        max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
+        if tile is None:
+            cap = CUDA_TILE_CAP if self.device.type == "cuda" else CPU_TILE_CAP
+            if self._tile_limit:
+                cap = min(cap, self._tile_limit)
+            if height <= cap and width <= cap and height * width <= max_px:
+                return 0, 1
+            tile = int(math.sqrt(max_px)) // 8 * 8
+            tile = max(MIN_TILE, min(cap, tile))
+        elif self._tile_limit and (tile == 0 or tile > self._tile_limit):
+            tile = self._tile_limit
+        if tile == 0:
+            return 0, 1
+        batch = 1
+        if self.device.type == "cuda":
+            batch = max(1, min(MAX_BATCH, int(max_px // (tile * tile))))
+        return tile, batch
+
+    def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
+                     strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        lr_all = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        det_all = None if detail is None else torch.from_numpy(np.ascontiguousarray(detail.transpose(2, 0, 1)))[None]
+        out = None
+        tile, batch = self.plan(h, w, tile)
+        forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength))
+        while True:
+            grid = TileGrid(h, w, tile or max(h, w), overlap, self.scale)
+            counter = _Progress(len(grid), progress)
+            try:
+                out = run_tiled(forward, grid, 3, batch=batch, out=out, on_batch=counter)
+                self.last_stats.update(tile=tile, batch=batch, tiles=len(grid), overlap=overlap,
+                                       work=grid.processed_fraction)
+                return out
+            except Exception as e:
+                if not _is_oom(e):
+                    raise
+                tile, batch = self._smaller(tile or max(h, w), batch, e)
+
+    def _forward_tiles(self, lr_all: torch.Tensor, det_all: torch.Tensor | None, strength: float,
+                       tiles: list[Tile]) -> np.ndarray:
+        """Crop the tiles from the whole-image input (and whole-image detail map), run them as one batch."""
+        lr = torch.cat([lr_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+        lr = lr.to(self.device, self.dtype, non_blocking=True)
+        det = None
+        if det_all is not None:
+            det = torch.cat([det_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+            det = det.to(self.device, self.dtype, non_blocking=True)
+        with torch.inference_mode():
+            sr = self._call(lr, det, strength)
+        return sr.float().permute(0, 2, 3, 1).cpu().numpy()
+
+    def _smaller(self, tile: int, batch: int, error: BaseException) -> tuple[int, int]:
+        """After running out of memory: halve the batch, else the tile; give up below MIN_TILE."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if batch > 1:
+            return tile, batch // 2
+        if tile <= MIN_TILE:
+            raise OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
+                                   "(free memory, or use --device cpu)") from error
+        tile = max(MIN_TILE, tile // 2)
+        self._tile_limit = tile
+        return tile, 1
+
+    # --- arrays -----------------------------------------------------------------------------------------------
+    def _upscale_planes(self, rgb: np.ndarray, alpha: np.ndarray | None, *, tile, tile_overlap, detail_strength,
+                        outscale, progress) -> tuple[np.ndarray, np.ndarray | None]:
+        from dsrgan.imaging import imresize
+
+        t0 = time.perf_counter()
+        h, w = rgb.shape[:2]
+        overlap = self.tile_overlap if tile_overlap is None else int(tile_overlap)
+        if overlap < 0:
+            raise DsrganError(f"tile overlap must be >= 0 (got {overlap})")
+        if tile is not None and tile != 0 and tile < MIN_TILE:
+            raise DsrganError(f"tile must be 0 (whole image) or >= {MIN_TILE} (got {tile})")
+        premultiply = alpha is not None and bool((alpha < 1.0).any())
+        net_in = rgb * alpha[:, :, None] if premultiply else rgb
+        detail = self.detail_map(net_in) if self.detail_variant is not None else None
+        t1 = time.perf_counter()
+        sr = self._run_network(net_in, detail, tile=tile, overlap=overlap, strength=float(detail_strength),
+                               progress=progress)
+        t2 = time.perf_counter()
+        alpha_sr = None
+        if alpha is not None:
+            alpha_sr = imresize(alpha.astype(np.float32), output_shape=(h * self.scale, w * self.scale))
+            alpha_sr = alpha_sr.astype(np.float32, copy=False)
+            if premultiply:
+                # colour = premultiplied colour / alpha, both unclipped so that bicubic overshoot cancels; where
+                # alpha is ~0 the colour is invisible: 0
+                visible = alpha_sr > ALPHA_EPS
+                np.divide(sr, alpha_sr[:, :, None], out=sr, where=visible[:, :, None])
+                sr[~visible] = 0.0
+            np.clip(alpha_sr, 0.0, 1.0, out=alpha_sr)
+        np.clip(sr, 0.0, 1.0, out=sr)
+        if outscale is not None and float(outscale) != self.scale:
+            oh, ow = max(1, round(h * float(outscale))), max(1, round(w * float(outscale)))
+            sr = np.clip(imresize(sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+            if alpha_sr is not None:
+                alpha_sr = np.clip(imresize(alpha_sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+        self.last_stats.update(detail_s=t1 - t0, network_s=t2 - t1, total_s=time.perf_counter() - t0,
+                               premultiplied=premultiply)
+        return sr, alpha_sr
+
+    def upscale_array(self, rgb: np.ndarray, *, tile: int | None = None, tile_overlap: int | None = None,
+                      detail_strength: float = 1.0, outscale: float | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """float32 H x W x 3 RGB in [0, 1] -> float32 (sH) x (sW) x 3 in [0, 1]."""
+        sr, _ = self._upscale_planes(_check_rgb(rgb), None, tile=tile, tile_overlap=tile_overlap,
+                                     detail_strength=detail_strength, outscale=outscale, progress=progress)
+        return sr
+
+    # --- any image -------------------------------------------------------------------------------------------
+    def upscale(self, image, *, output: str | os.PathLike | None = None, tile: int | None = None,
+                tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
+                overwrite: bool = True, quality: int = 95, progress: Callable[[int, int], None] | None = None):
+        """Upscale a path, a PIL image or a numpy array; returns the same kind.
+
+        A path is read with EXIF orientation applied and the result written to `output` (default: beside the
+        input as `<name>_x<scale>.png`); the output path is returned. Alpha, gray and 16-bit survive.
+        """
+        kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
+                      progress=progress)
+        if isinstance(image, (str, os.PathLike)):
+            return self.upscale_file(image, output, overwrite=overwrite, quality=quality, **kwargs)
+        if isinstance(image, np.ndarray):
+            planes = convert.from_numpy(image)
+            rgb, alpha = self._upscale_planes(planes.rgb, planes.alpha, **kwargs)
+            return convert.to_numpy(rgb, alpha, planes, image.ndim)
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover - pillow is a dependency
+            Image = None
+        if Image is not None and isinstance(image, Image.Image):
+            planes, mode = convert.from_pil(image)
+            rgb, alpha = self._upscale_planes(planes.rgb, planes.alpha, **kwargs)
+            return convert.to_pil(rgb, alpha, planes, mode)
+        raise ImageError(f"cannot upscale a {type(image).__name__}: give a path, a PIL image or a numpy array")
+
+    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int = 95, flatten_alpha=None,
+                     **kwargs) -> Path:
+        """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path."""
+        from dsrgan.imaging import read_image, write_image
+
+        path = Path(path)
+        if output is None:
+            s = kwargs.get("outscale") or self.scale
+            output = path.with_name(f"{path.stem}_x{s:g}.png")
+        output = Path(output)
+        img = read_image(path)
+        rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
+        bit_depth = img.bit_depth
+        if output.suffix.lower() in (".jpg", ".jpeg"):
+            bit_depth = 8
+            if alpha is not None:  # JPEG has no alpha: composite over white rather than over black
+                rgb = rgb * alpha[:, :, None] + (1.0 - alpha[:, :, None])
+                alpha = None
+        write_image(output, rgb, alpha=alpha, bit_depth=bit_depth, grayscale=img.grayscale, quality=quality,
+                    inputs=(path,), overwrite=overwrite)
+        return output
+
+
+def _check_rgb(rgb) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ImageError(f"expected an H x W x 3 RGB array, got shape {rgb.shape}")
+    rgb = rgb.astype(np.float32, copy=False)
+    if not np.isfinite(rgb).all():
+        raise ImageError("image contains NaN or infinite values")
+    return np.clip(rgb, 0.0, 1.0)

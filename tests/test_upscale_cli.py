@@ -1,0 +1,121 @@
+"""`dsrgan upscale` end to end with a tiny random model saved to a file."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dsrgan.archs import ArchSpec, build
+from dsrgan.cli import main
+from dsrgan.imaging import read_image
+
+TINY = ArchSpec("dsrgan", dict(num_feat=8, num_block=1, num_grow=4, up_channels=4, taps=(1,), detail_feat=4,
+                               detail_grow=4, detail_up_channels=4, attention_channels=4, fusion="multiply",
+                               detail_channels=1), detail_variant="dsrgan", name="tiny")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    from dsrgan.weights import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, build(TINY), TINY)
+    return path
+
+
+def _img(path, rng, size=(6, 8), mode="RGB"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = (rng.random((*size, 3)) * 255).astype(np.uint8)
+    Image.fromarray(a).convert(mode).save(path)
+    return path
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_folder_with_a_corrupt_file_in_the_middle(model_file, tmp_path, rng, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _img(src / "a.png", rng)
+    _img(src / "sub" / "c.png", rng, mode="L")
+    (src / "m_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # sorts between a and sub/c
+    _img(src / "z.jpg", rng)
+    rc = main(["upscale", str(src), "-o", str(out), "--model", str(model_file)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert _files(out) == ["a_x4.png", "sub/c_x4.png", "z_x4.png"]  # layout kept, nothing for the bad file
+    assert "m_broken.png" in err and "3 done" in err and "1 failed" in err
+    assert "4/4" in err  # progress shows N/total
+    assert read_image(out / "sub" / "c_x4.png").grayscale
+    assert read_image(out / "a_x4.png").rgb.shape == (24, 32, 3)
+
+    # a second run skips what exists, --overwrite redoes it
+    before = (out / "a_x4.png").stat().st_mtime_ns
+    (src / "m_broken.png").unlink()
+    assert main(["upscale", str(src), "-o", str(out), "--model", str(model_file)]) == 0
+    assert "3 skipped" in capsys.readouterr().err
+    assert (out / "a_x4.png").stat().st_mtime_ns == before
+    assert main(["upscale", str(src), "-o", str(out), "--model", str(model_file), "--overwrite"]) == 0
+    assert "3 done" in capsys.readouterr().err
+
+
+def test_never_writes_over_an_input(model_file, tmp_path, rng, capsys):
+    src = _img(tmp_path / "a.png", rng)
+    other = _img(tmp_path / "b.png", rng)
+    before = src.read_bytes(), other.read_bytes()
+    rc = main(["upscale", str(src), str(other), "-o", str(tmp_path), "--suffix", "", "--model", str(model_file),
+               "--overwrite"])
+    assert rc == 1
+    assert "replace an input" in capsys.readouterr().err
+    assert (src.read_bytes(), other.read_bytes()) == before
+    # single file to an explicit file name that is the input
+    rc = main(["upscale", str(src), "-o", str(src), "--model", str(model_file), "--overwrite"])
+    assert rc == 1 and src.read_bytes() == before[0]
+
+
+def test_single_file_to_file_with_format_and_outscale(model_file, tmp_path, rng):
+    src = _img(tmp_path / "a.png", rng)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "x.jpg"), "--model", str(model_file),
+                 "--outscale", "2"]) == 0
+    assert Image.open(tmp_path / "x.jpg").size == (16, 12)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", str(model_file), "--format", "tiff",
+                 "--tile", "16", "--tile-overlap", "4", "--threads", "1"]) == 0
+    assert _files(tmp_path / "o") == ["a_x4.tiff"]
+
+
+def test_interrupted_run_leaves_no_partial_files(model_file, tmp_path, rng, monkeypatch, capsys):
+    import dsrgan.imaging.io as io
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    for name in ("a.png", "b.png", "c.png"):
+        _img(src / name, rng)
+    real_encode = io._encode
+    calls = []
+
+    def encode_then_interrupt(tmp, *args, **kwargs):
+        calls.append(tmp)
+        if len(calls) == 2:  # Ctrl-C in the middle of writing the second image
+            tmp.write_bytes(b"\x89PNG half")
+            raise KeyboardInterrupt
+        return real_encode(tmp, *args, **kwargs)
+
+    monkeypatch.setattr(io, "_encode", encode_then_interrupt)
+    rc = main(["upscale", str(src), "-o", str(out), "--model", str(model_file)])
+    assert rc == 130
+    assert "interrupted after 1 done" in capsys.readouterr().err
+    assert _files(out) == ["a_x4.png"]  # the finished one, complete; no partial b, no temp files
+    assert read_image(out / "a_x4.png").rgb.shape == (24, 32, 3)
+
+
+def test_user_errors_are_one_line(model_file, tmp_path, rng, capsys):
+    src = _img(tmp_path / "a.png", rng)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "nope.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dsrgan upscale: error:") and "nope.safetensors" in err and "Traceback" not in err
+    assert main(["upscale", str(tmp_path / "empty_dir_missing"), "-o", str(tmp_path / "o"), "--model",
+                 str(model_file)]) == 1
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["upscale", str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "--model", str(model_file)]) == 2
+    assert "no images found" in capsys.readouterr().err
