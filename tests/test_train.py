@@ -167,6 +167,13 @@ def test_trunk_init_from_psnr_model_and_frozen_warmup(data, tmp_path):
     now = dict(tr.g.named_parameters())
     assert all(torch.equal(now[n], p) for n, p in trunk.items())
     assert any(not torch.equal(now[n], p) for n, p in others.items())
+    # an ESRGAN-family file (BasicSR layout, wrapped in params_ema) initialises the trunk the same way
+    pth = tmp_path / "RRDB_PSNR_x4.pth"
+    torch.save({"params_ema": rrdb.state_dict()}, pth)
+    tr2 = Trainer(tiny(data, tmp_path / "esr", "dsrgan_x4.yaml", f"init.trunk={pth}"))
+    tr2.setup()
+    for n, p in rrdb.named_parameters():
+        assert torch.equal(dict(tr2.g.named_parameters())[n].detach(), p.detach()), n
 
 
 def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_path):

@@ -26,7 +26,9 @@ def generator_spec(cfg: Config):
         raise ConfigError(f"model.preset: unknown preset {name!r}{hint}; presets: {', '.join(PRESETS)}")
     spec = PRESETS[name]
     if cfg.model.params:
-        spec = dataclasses.replace(spec, params={**spec.params, **cfg.model.params})
+        params = {**spec.params, **cfg.model.params}
+        if params != spec.params:  # no longer the preset: do not record its name in exported files
+            spec = dataclasses.replace(spec, params=params, name=None)
     return spec
 
 
@@ -96,9 +98,9 @@ def load_trunk(g: nn.Module, path: Path, strict: bool = True) -> None:
     if ours:
         state = {k: v for k, v in _state_from_file(path).items() if is_trunk_param(k)}
     else:
-        from dsrgan.weights import load_esrgan_into_trunk
+        from dsrgan.weights import load_esrgan_state_dict
 
-        load_esrgan_into_trunk(path, g, strict=strict)
+        load_esrgan_state_dict(path, g, strict=strict)  # an RRDBNet, or the trunk of a DSRGAN generator
         return
     own = {k for k in g.state_dict() if is_trunk_param(k)}
     missing, extra = sorted(own - set(state)), sorted(set(state) - own)
@@ -111,13 +113,11 @@ def load_trunk(g: nn.Module, path: Path, strict: bool = True) -> None:
 
 
 def _is_our_model(path: Path) -> bool:
-    try:
-        from safetensors import safe_open
+    from dsrgan.weights import read_metadata
 
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        return "arch" in meta or "spec" in meta or any(k.startswith("dsrgan") for k in meta)
-    except Exception:
+    try:
+        return read_metadata(path).get("format") == "dsrgan-model"
+    except Exception:  # not a safetensors file at all: let the ESRGAN importer report what it is
         return False
 
 

@@ -418,7 +418,7 @@ class Trainer:
 
         cfg = self.cfg
         info = {
-            "dsrgan_version": dsrgan.__version__,
+            "training_dsrgan_version": dsrgan.__version__,
             "training_config": cfg.name,
             "training_stage": cfg.train.stage,
             "training_iterations": str(self.iteration),
