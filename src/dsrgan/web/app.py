@@ -16,7 +16,9 @@ subfolder that is removed when the job expires or the server stops. No endpoint 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -168,13 +170,16 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         # Private folder for uploads and results (mkdtemp: mode 0700, unpredictable name), removed at exit.
-        state["workdir"] = Path(tempfile.mkdtemp(prefix="dsrgan-serve-"))
+        workdir = state["workdir"] = Path(tempfile.mkdtemp(prefix="dsrgan-serve-"))
+        remove = functools.partial(shutil.rmtree, workdir, ignore_errors=True)
+        atexit.register(remove)  # also when the process ends without a clean shutdown
         queue.start()
         try:
             yield
         finally:
             await queue.stop()
-            shutil.rmtree(state["workdir"], ignore_errors=True)
+            remove()
+            atexit.unregister(remove)
 
     app = FastAPI(title="dsrgan", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)

@@ -1,4 +1,4 @@
-"""A bounded job queue: one worker thread runs the model, a fixed number of jobs may wait behind it.
+"""A bounded job queue: one job at a time runs the model in a thread, a fixed number may wait behind it.
 
 Why a single worker: the model instance is shared by all requests and a forward pass already uses every CPU
 core (or the whole GPU); running two at once only doubles the memory. Waiting jobs hold their decoded input
@@ -13,9 +13,9 @@ import collections
 import logging
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,32 @@ def user_message(exc: BaseException) -> str:
     return "upscaling failed with an internal error (the server log has the details)"
 
 
+async def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[Job], None], job: Job) -> None:
+    """Run fn(job) in a daemon thread and wait for it (an executor's threads would hold up interpreter exit)."""
+    done = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def target() -> None:
+        error = None
+        try:
+            fn(job)
+        except BaseException as e:  # noqa: BLE001 - handed to the event loop
+            error = e
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: the server stopped while this job ran
+            pass
+
+    threading.Thread(target=target, name=f"dsrgan-model-{job.id}", daemon=True).start()
+    await done
+
+
 class JobQueue:
     """FIFO of jobs run one at a time by `work(job)` in a dedicated thread.
 
@@ -84,7 +110,6 @@ class JobQueue:
         self._reserved = 0  # slots promised to uploads that are still being received or decoded
         self._finished: collections.deque[str] = collections.deque()
         self._wakeup: asyncio.Event | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsrgan-model")
         self._task: asyncio.Task | None = None
 
     # -- called from the event loop ------------------------------------------------------------------------
@@ -99,7 +124,7 @@ class JobQueue:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # A forward pass still running in its daemon thread is abandoned: Ctrl-C should not wait for it.
         for job in list(self._jobs.values()):
             self._drop(job)
 
@@ -161,7 +186,7 @@ class JobQueue:
             job = self._waiting.popleft()
             job.state, job.started = RUNNING, time.monotonic()
             try:
-                await loop.run_in_executor(self._executor, self._work, job)
+                await _in_daemon_thread(loop, self._work, job)
                 job.state = DONE
             except asyncio.CancelledError:
                 raise
