@@ -78,17 +78,23 @@ def _pow_abs(v, gamma, g075):
 
 @njit(inline="always", cache=True)
 def _luma_row(img, y, out, k0, k1, k2, off):
-    """out[x] = log2(max(Y, 0) + 1) with Y = off + k . pixel (k already includes the input's scale)."""
+    """out[x] = log2(max(Y, 0) + 1) with Y = off + k . pixel (k already includes the input's scale).
+
+    img is the H x (W*C) flat view: 2-D indexing with float32 constants vectorises, 3-D indexing did not
+    (measured 1.4 ms against 10 ms for the luma of a 2040 x 1356 image on one core).
+    """
     w = out.shape[0]
-    if img.shape[2] == 3:
+    one = np.float32(1.0)
+    off1 = np.float32(off) + one
+    if img.shape[1] == 3 * w:
         for x in range(w):
-            v = np.float32(off + k0 * np.float32(img[y, x, 0]) + k1 * np.float32(img[y, x, 1])
-                           + k2 * np.float32(img[y, x, 2])) + np.float32(1.0)
-            out[x] = _log2_pos(v if v >= np.float32(1.0) else np.float32(1.0))
+            v = off1 + k0 * np.float32(img[y, 3 * x]) + k1 * np.float32(img[y, 3 * x + 1]) \
+                + k2 * np.float32(img[y, 3 * x + 2])
+            out[x] = _log2_pos(v if v >= one else one)
     else:
         for x in range(w):
-            v = np.float32(off + k0 * np.float32(img[y, x, 0])) + np.float32(1.0)
-            out[x] = _log2_pos(v if v >= np.float32(1.0) else np.float32(1.0))
+            v = off1 + k0 * np.float32(img[y, x])
+            out[x] = _log2_pos(v if v >= one else one)
 
 
 @njit(parallel=True, cache=True)
@@ -99,6 +105,9 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ah, av, b):
     intermediate array is needed.
     """
     h, w = b.shape
+    k0f = np.float32(k0)
+    k1f = np.float32(k1)
+    k2f = np.float32(k2)
     g075 = gamma == 0.75
     s = np.float32(1.0 + alpha)
     epsf = np.float32(eps)
@@ -112,15 +121,15 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ah, av, b):
         lnext = np.empty(w, np.float32)
         gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
         gv = np.empty(w, np.float32)
-        _luma_row(img, r0, lcur, k0, k1, k2, off)
+        _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
         if r0 > 0:
-            _luma_row(img, r0 - 1, lnext, k0, k1, k2, off)
+            _luma_row(img, r0 - 1, lnext, k0f, k1f, k2f, off)
             for x in range(w):
                 v = s * (lcur[x] - lnext[x])
                 gv_prev[x] = v / (_pow_abs(v, gmf, g075) + epsf)
         for y in range(r0, r1):
             if y + 1 < h:
-                _luma_row(img, y + 1, lnext, k0, k1, k2, off)
+                _luma_row(img, y + 1, lnext, k0f, k1f, k2f, off)
                 for x in range(w):
                     v = s * (lnext[x] - lcur[x])
                     a = np.float32(1.0) / (_pow_abs(v, gmf, g075) + epsf)
@@ -238,12 +247,13 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
             img.astype(np.float32)
         scale = 255.0
     img = np.ascontiguousarray(img)
+    flat = img.reshape(img.shape[0], -1)  # H x (W*C): see _luma_row
     k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
     h, w = img.shape[:2]
     ah = np.empty((h, w), np.float32)
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
-    prepare(img, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), ah, av, x)
+    prepare(flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), ah, av, x)
     sched = lambda_schedule(lam, iterations)
     for t, lt in enumerate(sched):
         rows_pass(x, ah, float(lt))

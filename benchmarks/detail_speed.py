@@ -1,0 +1,192 @@
+"""Speed of the detail extraction E(I) (and the GIF/MSDM variants) against OpenCV's fast global smoother.
+
+    python benchmarks/detail_speed.py [--image PATH] [--repeat 15] [--skip-slow] [--json out.json]
+
+Times, on a 2040 x 1356 picture (DIV2K size): the whole E pipeline (RGB uint8 -> I_D) with the numba path, its
+stages, the numpy float64 reference and the exact solver; OpenCV `cv2.ximgproc.fastGlobalSmootherFilter` (T=4,
+one channel) when opencv-contrib is installed, and the ratio; batches of 20 training patches (128 x 128 and
+32 x 32) with numba and with the batched torch path (CPU, and CUDA when present). Prints the machine, the load
+average (this machine may be shared: compare the ratio, taken in the same run) and a memory-bandwidth bound.
+Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from dsrgan.detail import core, fast  # noqa: E402
+from dsrgan.detail.synthetic import synthetic_image  # noqa: E402
+from dsrgan.detail.variants import guided_detail, wls_detail  # noqa: E402
+
+H, W = 1356, 2040
+
+
+def timeit(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
+    """(median, min) in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3, min(ts) * 1e3
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def test_picture(path: str | None) -> tuple[np.ndarray, str]:
+    from PIL import Image
+
+    if path:
+        img = np.asarray(Image.open(path).convert("RGB"))
+        return img, f"{path} ({img.shape[1]}x{img.shape[0]})"
+    train = REPO.parent / "shared" / "data" / "train"
+    photos = sorted(p for p in train.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if train.is_dir() \
+        else []
+    if photos:
+        best = max(photos, key=lambda p: os.path.getsize(p))
+        im = Image.open(best).convert("RGB").resize((W, H), Image.BICUBIC)
+        return np.asarray(im), f"real photo {best.name} resized to {W}x{H}"
+    return synthetic_image(H, W, seed=0), f"synthetic {W}x{H} (no real photo found)"
+
+
+def bandwidth_gbs(threads_note: str) -> tuple[float, float]:
+    """(1-thread numpy copy, all-threads numba copy) bandwidth in GB/s, counting bytes read + written."""
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def pcopy(a, b):
+        for i in prange(a.size):
+            b[i] = a[i]
+
+    a = np.ones(64 * 2**20 // 4, np.float32)
+    b = np.empty_like(a)
+    one = 2 * a.nbytes / timeit(lambda: np.copyto(b, a), 5)[1] / 1e6
+    pcopy(a, b)
+    allt = 2 * a.nbytes / timeit(lambda: pcopy(a, b), 5)[1] / 1e6
+    return one, allt
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image", help="a photo to time on (default: a real training photo resized, else synthetic)")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--skip-slow", action="store_true", help="skip the numpy, exact and WLS timings")
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+
+    import numba
+
+    img, source = test_picture(args.image)
+    h, w = img.shape[:2]
+    rows: list[tuple[str, float, float]] = []
+
+    def add(name, fn, repeat=args.repeat):
+        med, best = timeit(fn, repeat)
+        rows.append((name, med, best))
+        print(f"  {name:<58} {med:9.1f} {best:9.1f}", flush=True)
+        return best
+
+    print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, numba threads "
+          f"{numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
+    print(f"picture: {source}")
+    print(f"  {'what':<58} {'median ms':>9} {'min ms':>9}")
+
+    t_cv = None
+    try:
+        import cv2
+
+        if hasattr(cv2, "ximgproc"):
+            guide = np.ascontiguousarray(img[..., 1])
+            src = guide.astype(np.float32)
+            t_cv = add(f"OpenCV fastGlobalSmootherFilter T=4, 1-ch ({cv2.getNumThreads()} thr)",
+                       lambda: cv2.ximgproc.fastGlobalSmootherFilter(guide, src, 1.0, 8.0, 0.25, 4))
+        else:
+            print("  (OpenCV has no ximgproc: install opencv-contrib-python-headless for the comparison)")
+    except ImportError:
+        print("  (OpenCV not installed: pip install opencv-contrib-python-headless for the comparison)")
+
+    t_e = add("E numba, whole pipeline RGB uint8 -> I_D float32", lambda: core.extract_detail(img))
+    ah = np.empty((h, w), np.float32)
+    av = np.empty_like(ah)
+    x = np.empty_like(ah)
+    k = core.luma_coefficients("bt601_full", 3, 1.0)
+    img_c = np.ascontiguousarray(img)
+    add("  stage: luma, V, weights, b (fused, one pass)",
+        lambda: fast.prepare(img_c.reshape(h, -1), *k, 4.0, 0.75, 2.0, 1.0, ah, av, x))
+    add("  stage: one horizontal (row) pass", lambda: fast.rows_pass(x, ah, 0.1))
+    add("  stage: one vertical (column) pass", lambda: fast.cols_pass(x, av, 0.1, x, 0.0))
+    if not args.skip_slow:
+        add("E numpy float64 reference", lambda: core.extract_detail(img, backend="numpy"), 3)
+        add("E exact (sparse CG, rtol 1e-12)", lambda: core.extract_detail(img, method="exact"), 1)
+        add("GIF numpy (r=2, eps=0.3, 3 channels)", lambda: guided_detail(img), 3)
+        add("MSDM WLS (scipy sparse LU), 256 x 256 crop", lambda: wls_detail(img[:256, :256]), 1)
+
+    batches = {s: np.stack([synthetic_image(s, s, seed=i) for i in range(20)]) for s in (128, 32)}
+    for s, batch in batches.items():
+        add(f"E numba, 20 patches {s}x{s} (loop)", lambda b=batch: [core.extract_detail(p) for p in b])
+    try:
+        import torch
+
+        from dsrgan.detail.torch_detail import extract_detail_torch, guided_detail_torch
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for dev in devices:
+            sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+            for s, batch in batches.items():
+                t = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(255).to(dev)
+
+                def run(t=t, sync=sync):
+                    extract_detail_torch(t)
+                    sync()
+
+                add(f"E torch {dev}, batch 20 x 3 x {s} x {s} (float32)", run)
+            if dev == "cuda":
+                full = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).to(dev)
+                add(f"E torch cuda, {w}x{h} image", lambda full=full, sync=sync: (extract_detail_torch(full), sync()))
+                add(f"GIF torch cuda, {w}x{h} image",
+                    lambda full=full, sync=sync: (guided_detail_torch(full), sync()))
+                print(f"  (GPU: {torch.cuda.get_device_name()})")
+    except ImportError:
+        print("  (torch not installed: skipped the batched torch path)")
+
+    one, allt = bandwidth_gbs("")
+    # bytes the numba design must move at least: prep reads RGB (3 B/px) and writes a_h, a_v, b (12 B/px);
+    # each of the 8 passes reads x and its weights and writes x (12 B/px); the exponent is fused into the last
+    traffic = h * w * (3 + 12 + 8 * 12)
+    bound = traffic / (allt * 1e9) * 1e3
+    print(f"memory bandwidth (copy, read+write): {one:.1f} GB/s one thread, {allt:.1f} GB/s all threads")
+    print(f"bandwidth bound of E on this picture: {traffic / 1e6:.0f} MB moved -> {bound:.1f} ms")
+    if t_cv:
+        print(f"ratio E numba / OpenCV FGS (min times): {t_e / t_cv:.2f}x")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": cpu_model(), "rows": rows, "bound_ms": bound,
+                                               "bandwidth_gbs": [one, allt]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

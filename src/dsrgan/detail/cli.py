@@ -1,0 +1,135 @@
+"""`dsrgan detail INPUT... -o OUTPUT`: pictures (and optionally raw arrays) of the detail layer of images.
+
+Stdlib only at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+MSDM_WARN_PIXELS = 1_000_000
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output folder (input folder layout kept); a file name if there is one input file")
+    p.add_argument("--variant", default="dsrgan", choices=["dsrgan", "gif", "msdm"],
+                   help="dsrgan: the paper's E(I) = I_D (gray); gif: I - guided filter(I); msdm: I - WLS(I) "
+                        "(default: %(default)s)")
+    p.add_argument("--raw", metavar="PATH",
+                   help="also save the raw float32 detail (I_D, or D for gif/msdm) as .npy: a file name for one "
+                        "input file, else a folder (layout kept)")
+    p.add_argument("--normalize", default="minmax", choices=["minmax", "robust"],
+                   help="picture scaling: minmax of log2 I_D (or D) per image, or robust (0.5 = no detail, "
+                        "99.5th percentile of |detail| at 0/1) (default: %(default)s)")
+    p.add_argument("--method", default="fgs", choices=["fgs", "exact"],
+                   help="dsrgan only: fgs (the paper's fast solver) or exact (sparse solve) (default: %(default)s)")
+    p.add_argument("--suffix", default="_detail", metavar="S",
+                   help="appended to output names in folder mode (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, str]]]:
+    """(input, picture, raw or None) triples, and (path, reason) for inputs that do not exist."""
+    from dsrgan.utils.files import expand_inputs
+
+    out_arg = Path(args.output)
+    items: list[tuple[Path, Path]] = []
+    failed: list[tuple[Path, str]] = []
+    for raw in args.inputs:
+        try:
+            found = expand_inputs([raw])
+        except FileNotFoundError:
+            failed.append((Path(raw), "no such file or folder"))
+            continue
+        if Path(raw).is_dir():  # never pick up our own outputs when OUTPUT lies inside an input folder
+            roots = [out_arg.resolve()] + ([Path(args.raw).resolve()] if args.raw else [])
+            found = [(f, r) for f, r in found if not any(_is_under(f.resolve(), root) for root in roots)]
+        items.extend(found)
+    one_file = len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
+    file_out = one_file and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir()
+    raw_file = one_file and args.raw is not None and Path(args.raw).suffix.lower() == ".npy"
+    triples = []
+    for f, rel in items:
+        pic = out_arg if file_out else out_arg / rel.parent / f"{rel.stem}{args.suffix}.png"
+        raw = None
+        if args.raw is not None:
+            raw = Path(args.raw) if raw_file else Path(args.raw) / rel.parent / f"{rel.stem}{args.suffix}.npy"
+        triples.append((f, pic, raw))
+    return triples, failed
+
+
+def _save_npy(path: Path, arr) -> None:
+    import numpy as np
+
+    from dsrgan.utils.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from dsrgan.detail.visual import compute_detail, detail_picture
+    from dsrgan.errors import DsrganError, OverwriteInputError
+    from dsrgan.imaging import read_image, write_image
+
+    t_start = time.perf_counter()
+    triples, failed = plan(args)
+    if not triples and not failed:
+        raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
+    inputs = {p.resolve() for p, _, _ in triples}
+    seen: dict[Path, Path] = {}
+    done = skipped = 0
+    bar = tqdm(total=len(triples), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(triples) < 2)
+    for src, pic, raw in triples:
+        try:
+            outs = [pic] + ([raw] if raw is not None else [])
+            for out in outs:
+                r = out.resolve()
+                if r in inputs:
+                    raise OverwriteInputError(f"output {out} would replace an input (use another -o or --suffix)")
+                if r in seen:
+                    raise DsrganError(f"output {out} is also the output of {seen[r]} (inputs with the same name; "
+                                      "use separate runs or --suffix)")
+                seen[r] = src
+            if all(o.exists() for o in outs) and not args.overwrite:
+                skipped += 1
+                bar.update(1)
+                continue
+            img = read_image(src)
+            h, w = img.shape
+            if args.variant == "msdm" and h * w > MSDM_WARN_PIXELS:
+                bar.write(f"dsrgan detail: note: {src.name} is {w}x{h}; MSDM's sparse solve takes about a minute "
+                          "and several GB per 3 MP", file=sys.stderr)
+            detail = compute_detail(img.rgb, args.variant, method=args.method)
+            write_image(pic, detail_picture(detail, args.variant, args.normalize),
+                        grayscale=args.variant == "dsrgan", inputs=[src])
+            if raw is not None:
+                _save_npy(raw, detail)
+            done += 1
+        except (DsrganError, OSError) as e:
+            reason = str(e).removeprefix(f"{src}: ")
+            failed.append((src, reason))
+            bar.write(f"dsrgan detail: failed: {src}: {reason}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    lines = [f"dsrgan detail: {done} done, {skipped} skipped (outputs exist; --overwrite replaces), {len(failed)} "
+             f"failed, {time.perf_counter() - t_start:.1f} s"]
+    lines += [f"  failed: {p}: {reason}" for p, reason in failed]
+    print("\n".join(lines), file=sys.stderr)
+    return 1 if failed else 0
