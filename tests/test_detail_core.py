@@ -227,3 +227,26 @@ def test_bad_images_raise_one_line_errors(image, message):
 def test_bad_options_raise(kw):
     with pytest.raises(DsrganError):
         core.extract_detail(np.zeros((4, 4, 3), np.uint8), **kw)
+
+
+def test_generic_fgs_engine_matches_opencv_when_available(rng):
+    # spec 3.1: our Thomas sweeps with FGS weights exp(-|dg|/sigma), lam_t = lam * 0.25**(t-1), h then v,
+    # reproduce OpenCV's fastGlobalSmootherFilter (float32 inside OpenCV): checks boundary, order, recurrence
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "ximgproc"):
+        pytest.skip("cv2.ximgproc missing (opencv-contrib not installed)")
+    guide = synthetic_image(61, 83, seed=9)[..., 1]
+    src = rng.uniform(0, 255, guide.shape)
+    lam, sigma, iters = 10.0, 20.0, 4
+    g = guide.astype(np.float64)
+    wh = np.zeros_like(g)
+    wv = np.zeros_like(g)
+    wh[:, :-1] = np.exp(-np.abs(g[:, 1:] - g[:, :-1]) / sigma)
+    wv[:-1, :] = np.exp(-np.abs(g[1:, :] - g[:-1, :]) / sigma)
+    x = src.copy()
+    for t in range(iters):
+        lt = lam * 0.25**t
+        x = core.solve_lines(x, lt * wh, axis=1)
+        x = core.solve_lines(x, lt * wv, axis=0)
+    ref = cv2.ximgproc.fastGlobalSmootherFilter(guide, src.astype(np.float32), lam, sigma, 0.25, iters)
+    assert np.abs(x - ref).max() <= 5e-3

@@ -1,0 +1,70 @@
+"""`dsrgan detail`: files and folders, pictures and raw arrays, bad inputs reported without tracebacks."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from dsrgan.cli import main
+from dsrgan.detail import extract_detail, guided_detail
+from dsrgan.detail.synthetic import synthetic_image
+from dsrgan.detail.visual import detail_picture
+
+
+def _write(path, seed=0, shape=(24, 31)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = synthetic_image(*shape, seed=seed)
+    Image.fromarray(img).save(path)
+    return img
+
+
+def test_single_file_picture_and_raw(tmp_path):
+    img = _write(tmp_path / "a.png")
+    assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "d.png"), "--raw",
+                 str(tmp_path / "d.npy")]) == 0
+    raw = np.load(tmp_path / "d.npy")
+    expect = extract_detail(img.astype(np.float32) / 255)
+    assert raw.shape == img.shape[:2] and np.abs(raw - expect).max() <= 1e-6
+    pic = np.asarray(Image.open(tmp_path / "d.png"))
+    assert pic.ndim == 2 and pic.min() == 0 and pic.max() == 255  # min-max normalised, gray
+    assert np.abs(pic / 255.0 - detail_picture(raw)).max() <= 0.5 / 255 + 1e-6
+
+
+def test_folder_keeps_layout_and_reports_bad_files(tmp_path, capsys):
+    src = tmp_path / "in"
+    img = _write(src / "x" / "one.png", 1)
+    _write(src / "two.png", 2)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    rc = main(["detail", str(src), "-o", str(tmp_path / "out"), "--variant", "gif", "--raw", str(tmp_path / "raw")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "broken.png" in err and "Traceback" not in err
+    assert (tmp_path / "out" / "two_detail.png").exists()
+    pic = np.asarray(Image.open(tmp_path / "out" / "x" / "one_detail.png"))
+    assert pic.shape == img.shape  # gif detail is RGB
+    raw = np.load(tmp_path / "raw" / "x" / "one_detail.npy")
+    assert np.abs(raw - guided_detail(img.astype(np.float32) / 255)).max() <= 1e-6
+    # existing outputs are kept unless --overwrite
+    rc = main(["detail", str(src / "two.png"), "-o", str(tmp_path / "out" / "two_detail.png")])
+    assert rc == 0 and "1 skipped" in capsys.readouterr().err
+
+
+def test_refuses_to_overwrite_input_and_missing_paths(tmp_path, capsys):
+    _write(tmp_path / "a.png")
+    assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.png"), "--overwrite"]) == 1
+    assert "replace an input" in capsys.readouterr().err
+    assert main(["detail", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["detail", str(empty), "-o", str(tmp_path / "o")]) != 0
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_robust_normalisation_centres_no_detail():
+    flat = detail_picture(np.ones((4, 5), np.float32), "dsrgan", "robust")
+    assert np.all(flat == 0.5)
+    d = np.zeros((10, 10, 3))
+    d[0, 0, 0] = 1.0  # one outlier
+    d[5:, :, :] = 0.01
+    pic = detail_picture(d, "gif", "robust")
+    assert pic[0, 0, 0] == 1.0 and pic[0, 1, 0] == 0.5 and pic[6, 6, 1] == 1.0
