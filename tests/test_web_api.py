@@ -33,7 +33,7 @@ from dsrgan.errors import DsrganError  # noqa: E402
 from dsrgan.web.app import LOOPBACK_HOSTS, create_app  # noqa: E402
 from dsrgan.web.config import ServeConfig  # noqa: E402
 from dsrgan.web.models import ModelPool  # noqa: E402
-from dsrgan.web.pipeline import normalise_detail  # noqa: E402
+from dsrgan.web.pipeline import detail_for_display  # noqa: E402
 from dsrgan.web.server import BackgroundServer  # noqa: E402
 
 
@@ -53,6 +53,8 @@ class NearestUpscaler:
     def upscale_array(self, rgb, *, tile=None, detail_strength=1.0, progress=None):
         self.calls.append({"shape": rgb.shape, "tile": tile, "strength": detail_strength})
         if self.gate is not None:
+            if progress is not None:
+                progress(1, 2)  # "half the tiles done" while held
             assert self.gate.wait(20), "test gate never opened"
         if self.fail is not None:
             raise self.fail
@@ -220,11 +222,18 @@ def test_detail_map_is_min_max_normalised(start, photo):
     assert np.abs(detail - expected).max() <= 1.0
 
 
-def test_normalise_detail_edge_cases():
-    assert np.all(normalise_detail(np.full((3, 4, 1), 7.0)) == 0.5)
-    d = normalise_detail(np.array([[1.0, np.nan], [3.0, 2.0]]))
-    assert d.min() == 0 and d.max() == 1 and d[1, 1] == 0.5
-    assert normalise_detail(np.zeros((2, 2, 3))).shape == (2, 2, 3)
+def test_detail_picture_matches_the_detail_command(rng):
+    """The page's detail picture equals `dsrgan detail`'s default picture (minmax of log2 I_D, or of D)."""
+    from dsrgan.detail import network_input
+    from dsrgan.detail.visual import compute_detail, detail_picture
+
+    rgb = rng.random((20, 24, 3), dtype=np.float32)
+    for variant in ("dsrgan", "gif"):
+        shown = detail_for_display(network_input(rgb, variant), variant)
+        expected = detail_picture(compute_detail(rgb, variant), variant, "minmax")
+        assert shown.shape == expected.shape
+        np.testing.assert_allclose(shown, expected, atol=2e-4)
+    assert np.all(detail_for_display(np.zeros((3, 4, 1)), "dsrgan") == 0.5)
 
 
 def test_rgba_upload_keeps_its_alpha(start, rng):

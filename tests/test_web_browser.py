@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,35 @@ def test_a_burst_from_the_browser_waits_and_all_complete(page, small_photo_file)
     }""", [data, 6])
     w, h = Image.open(small_photo_file).size
     assert outcome == [{"status": 202, "state": "done", "size": [4 * w, 4 * h]}] * 6
+
+
+def test_progress_and_queue_position_are_shown(browser, photo_file, small_photo_file):
+    """With the model held on a gate: the first page shows the running job's progress, the second its queue place."""
+    from test_web_api import NearestUpscaler
+
+    gate = threading.Event()
+    app = create_app(ModelPool(lambda name: NearestUpscaler(gate=gate), "held"), ServeConfig())
+    with BackgroundServer(app) as url:
+        context = browser.new_context()
+        first, second = context.new_page(), context.new_page()
+        for pg in (first, second):
+            pg.set_default_timeout(TIMEOUT_MS)
+            pg.goto(url + "/")
+            pg.wait_for_selector("#model option", state="attached")
+        try:
+            first.set_input_files("#file", str(photo_file))
+            first.wait_for_function("() => document.body.dataset.state === 'running' && "
+                                    "document.getElementById('bar').value === 0.5")
+            assert first.inner_text("#status-text").startswith("upscaling…")
+            second.set_input_files("#file", str(small_photo_file))
+            second.wait_for_function("() => document.body.dataset.state === 'queued'")
+            assert second.inner_text("#status-text") == "waiting in the queue: 1 ahead"
+        finally:
+            gate.set()
+        for pg in (first, second):
+            _wait_done(pg)
+            assert pg.is_hidden("#progress")
+        context.close()
 
 
 @pytest.mark.skipif(not os.environ.get("DSRGAN_WEB_SCREENSHOT"), reason="set DSRGAN_WEB_SCREENSHOT=path to take "

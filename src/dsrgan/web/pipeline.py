@@ -31,22 +31,18 @@ class JobInput:
     filename: str
 
 
-def normalise_detail(d: np.ndarray) -> np.ndarray:
-    """Min-max normalise a detail map to [0, 1] for display, as the paper's Fig. 3 and 5 show details.
+def detail_for_display(d: np.ndarray, variant: str) -> np.ndarray:
+    """The Upscaler's detail map as a [0, 1] picture, normalised as `dsrgan detail` does by default (minmax).
 
-    One channel (I_D) or three (GIF/MSDM variants); a constant map becomes mid grey instead of dividing by 0.
+    `Upscaler.detail_map` gives what the detail branch consumes: x = log2 I_D (zero-mean, H x W x 1) for dsrgan,
+    D (H x W x 3) for gif/msdm; `detail_picture` takes I_D or D. Min-max is blind to x's mean shift.
     """
+    from dsrgan.detail.visual import detail_picture
+
     d = np.asarray(d, dtype=np.float64)
     if d.ndim == 3 and d.shape[2] == 1:
         d = d[..., 0]
-    finite = np.isfinite(d)
-    if not finite.any():
-        return np.full(d.shape, 0.5, dtype=np.float32)
-    lo, hi = float(d[finite].min()), float(d[finite].max())
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-        return np.full(d.shape, 0.5, dtype=np.float32)
-    out = (np.where(finite, d, lo) - lo) / (hi - lo)
-    return out.astype(np.float32)
+    return detail_picture(np.exp2(d) if variant == "dsrgan" else d, variant, "minmax")
 
 
 def _progress_keyword(fn) -> str | None:
@@ -89,8 +85,9 @@ def run_job(job: Job, pool) -> None:
     out_h, out_w = sr.shape[:2]
 
     detail = None  # models without a detail branch (plain RRDBNet/ESRGAN) have none to show
-    if getattr(upscaler, "detail_variant", None) is not None:
-        detail = normalise_detail(upscaler.detail_map(rgb))
+    variant = getattr(upscaler, "detail_variant", None)
+    if variant is not None:
+        detail = detail_for_display(upscaler.detail_map(rgb), variant)
 
     folder = Path(job.folder)
     files = {"result": folder / "result.png", "bicubic": folder / "bicubic.png"}
