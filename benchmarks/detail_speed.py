@@ -122,7 +122,8 @@ def main(argv=None) -> int:
             guide = np.ascontiguousarray(img[..., 1])
             src = guide.astype(np.float32)
             t_cv = add(f"OpenCV fastGlobalSmootherFilter T=4, 1-ch ({cv2.getNumThreads()} thr)",
-                       lambda: cv2.ximgproc.fastGlobalSmootherFilter(guide, src, 1.0, 8.0, 0.25, 4))
+                       lambda: cv2.ximgproc.fastGlobalSmootherFilter(guide, src, 1.0, 8.0, lambda_attenuation=0.25,
+                                                                      num_iter=4))
         else:
             print("  (OpenCV has no ximgproc: install opencv-contrib-python-headless for the comparison)")
     except ImportError:

@@ -248,5 +248,6 @@ def test_generic_fgs_engine_matches_opencv_when_available(rng):
         lt = lam * 0.25**t
         x = core.solve_lines(x, lt * wh, axis=1)
         x = core.solve_lines(x, lt * wv, axis=0)
-    ref = cv2.ximgproc.fastGlobalSmootherFilter(guide, src.astype(np.float32), lam, sigma, 0.25, iters)
+    ref = cv2.ximgproc.fastGlobalSmootherFilter(guide, src.astype(np.float32), lam, sigma,
+                                                 lambda_attenuation=0.25, num_iter=iters)  # 5th positional is dst
     assert np.abs(x - ref).max() <= 5e-3
