@@ -245,6 +245,19 @@ def test_rgba_upload_keeps_its_alpha(start, rng):
     np.testing.assert_array_equal(out, np.repeat(np.repeat(rgba, 4, 0), 4, 1))
 
 
+def test_gray_16bit_upload_stays_gray_16bit(start, rng):
+    gray16 = rng.integers(0, 65536, size=(9, 7), dtype=np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(gray16).save(buf, format="PNG")
+    base, _ = start(NearestUpscaler())
+    info = wait_job(base, post_image(base, buf.getvalue())[1]["id"])
+    assert info["result"]["output"]["bit_depth"] == 16
+    with Image.open(io.BytesIO(fetch(base + info["result"]["images"]["result"])[2])) as im:
+        assert im.mode.startswith("I")  # one 16-bit channel, not RGB
+        out = np.asarray(im).astype(np.int64)
+    np.testing.assert_array_equal(out, np.repeat(np.repeat(gray16.astype(np.int64), 4, 0), 4, 1))
+
+
 # --- bad input: a clear one-line message, never a traceback -------------------------------------------------------
 def _assert_clean_error(body: dict, *words: str):
     assert set(body) == {"error"}
