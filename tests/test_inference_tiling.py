@@ -82,3 +82,13 @@ def test_processed_fraction_counts_the_overlap_cost():
     assert TileGrid(64, 64, 64, 16, 4).processed_fraction == 1.0
     g = TileGrid(100, 100, 60, 20, 4)
     assert len(g) == 4 and g.processed_fraction == pytest.approx(4 * 60 * 60 / 100**2)
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(512, 256, 16), (2048, 400, 16), (100, 60, 20), (61, 24, 8)])
+def test_fit_tile_keeps_the_count_and_cuts_the_waste(length, tile, overlap):
+    from dsrgan.inference.tiling import fit_tile
+
+    t = fit_tile(length, tile, overlap)
+    assert t <= tile
+    assert len(axis_starts(length, t, overlap)) == len(axis_starts(length, tile, overlap))
+    assert len(axis_starts(length, t - 1, overlap)) > len(axis_starts(length, tile, overlap))  # t is the smallest

@@ -213,3 +213,33 @@ def test_tiled_matches_untiled_on_a_real_photo(shared_data):
     tiled = up.upscale_array(img, tile=40)
     assert up.last_stats["tiles"] == 4
     assert np.abs(tiled - whole).max() < 1 / 255
+
+
+class OOMAbove(BicubicX4):
+    """Raises the CUDA out-of-memory error for inputs above `limit` pixels, like a small GPU would."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.sizes = []
+
+    def forward(self, lr):
+        self.sizes.append(tuple(lr.shape))
+        if lr.shape[0] * lr.shape[2] * lr.shape[3] > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 110.00 GiB")
+        return super().forward(lr)
+
+
+def test_out_of_memory_retries_with_smaller_tiles(bicubic, rng):
+    img = rng.random((40, 40, 3), dtype=np.float32)
+    model = OOMAbove(limit=500)
+    up = Upscaler(model, ArchSpec("rrdbnet", {}, name="oom"), device="cpu", threads=1)
+    out = up.upscale_array(img, tile=0)
+    assert model.sizes[0] == (1, 3, 40, 40) and up.last_stats["tile"] == 20  # whole image failed, then 20 px
+    assert np.abs(out - bicubic.upscale_array(img, tile=0)).max() < 1e-4  # bicubic's support is 2 px < margin
+    up.upscale_array(img, tile=0)  # the lowered limit is remembered: no second failure
+    assert model.sizes.count((1, 3, 40, 40)) == 1
+    from dsrgan.inference.upscaler import OutOfMemoryError
+
+    with pytest.raises(OutOfMemoryError, match="even with 16-pixel tiles"):
+        Upscaler(OOMAbove(limit=10), ArchSpec("rrdbnet", {}), device="cpu").upscale_array(img)

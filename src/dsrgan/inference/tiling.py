@@ -39,6 +39,18 @@ BLEND_MARGIN = 0.25  # fraction of the overlap at each end where a tile keeps on
 WEIGHT_FLOOR = 1e-4  # the smallest weight a tile gives a pixel it covers
 
 
+def fit_tile(length: int, tile: int, overlap: int) -> int:
+    """The smallest tile size that covers `length` with as many tiles as size `tile` needs (less wasted overlap).
+
+    E.g. 512 pixels in 256-pixel tiles with overlap 16 need 3 tiles; 182-pixel tiles do it with the same 3.
+    """
+    if length <= tile:
+        return length
+    overlap = max(0, min(overlap, tile // 2))
+    n = max(2, math.ceil((length - overlap) / (tile - overlap)))
+    return min(tile, math.ceil((length + (n - 1) * overlap) / n))
+
+
 def _ramp(n: int, margin: float = 0.0) -> np.ndarray:
     """n samples (at pixel centres) rising as sin^2 from WEIGHT_FLOOR to 1 over the central (1 - 2*margin) part."""
     t = (np.arange(n, dtype=np.float64) + 0.5) / n
@@ -83,13 +95,16 @@ class Tile:
 
 
 class TileGrid:
-    """The tiles of an H x W input for a model with integer `scale`, with normalised blend weights."""
+    """The tiles of an H x W input for a model with integer `scale`, with normalised blend weights.
+
+    Tiles are at most `tile` pixels on a side and as small as covers each axis with the same number of them.
+    """
 
     def __init__(self, height: int, width: int, tile: int, overlap: int, scale: int, margin: float = BLEND_MARGIN):
         self.height, self.width, self.scale = height, width, scale
-        self.th, self.tw = min(tile, height), min(tile, width)
-        self.ys = axis_starts(height, tile, overlap)
-        self.xs = axis_starts(width, tile, overlap)
+        self.th, self.tw = fit_tile(height, tile, overlap), fit_tile(width, tile, overlap)
+        self.ys = axis_starts(height, self.th, overlap)
+        self.xs = axis_starts(width, self.tw, overlap)
         wys, sy = axis_windows(self.ys, self.th, scale, margin)
         wxs, sx = axis_windows(self.xs, self.tw, scale, margin)
         assert sy.min() > 0 and sx.min() > 0  # the point of the design: no pixel without weight
@@ -124,10 +139,9 @@ def run_tiled(
     The result is accumulated in place into `out` (float32 H*scale x W*scale x channels, created if None).
     """
     s = grid.scale
-    if out is None:
-        out = np.zeros((grid.height * s, grid.width * s, channels), dtype=np.float32)
-    else:
-        out[...] = 0
+    if out is None:  # allocated and touched up front: a too-large output fails now, not after the compute
+        out = np.empty((grid.height * s, grid.width * s, channels), dtype=np.float32)
+    out[...] = 0
     tiles = list(grid)
     for k in range(0, len(tiles), batch):
         chunk = tiles[k:k + batch]

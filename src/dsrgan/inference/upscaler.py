@@ -25,15 +25,15 @@ from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
 # keeps the max error on real images below 1/255 from this overlap on, at ~10% extra work for 256-px tiles.
 DEFAULT_OVERLAP = 16
 MIN_TILE = 16
-# Largest tile on the CPU: beyond it throughput does not improve (measured), only memory grows.
-CPU_TILE_CAP = 256
+# Largest tile on the CPU; in practice the memory budget below decides (lite: ~400, full: ~200).
+CPU_TILE_CAP = 512
 CUDA_TILE_CAP = 1024
 MAX_BATCH = 16
 # Peak live activation memory of one forward / its largest single activation (measured on the lite and full
-# presets with benchmarks/upscale_speed.py; rounded up).
-PEAK_FACTOR = 4.0
+# presets, 48-512 px: 6.8-11.0; docs/upscaling.md).
+PEAK_FACTOR = 12.0
 # The network's activations get at most this much host memory on the CPU (output buffers come on top).
-CPU_BUDGET_BYTES = 1536 * 2**20
+CPU_BUDGET_BYTES = 2 * 2**30
 ALPHA_EPS = 1.0 / 1024  # below this upscaled alpha a pixel's colour is invisible; it is set to 0
 
 _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError)
@@ -141,6 +141,10 @@ class Upscaler:
                     det = torch.zeros(1, c, n, n, device=self.device, dtype=self.dtype)
                 with torch.inference_mode():
                     self._call(lr, det, 1.0)
+            except Exception as e:
+                if _is_oom(e):
+                    raise self._oom_error(n) from e
+                raise
             finally:
                 for h in handles:
                     h.remove()
@@ -158,23 +162,21 @@ class Upscaler:
     def plan(self, height: int, width: int, tile: int | None = None) -> tuple[int, int]:
         """(tile, batch) for an LR image of this size; tile 0 means the whole image in one forward."""
         tile = self.tile if tile is None else tile
-        max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
         if tile is None:
+            max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
             cap = CUDA_TILE_CAP if self.device.type == "cuda" else CPU_TILE_CAP
             if self._tile_limit:
                 cap = min(cap, self._tile_limit)
             if height <= cap and width <= cap and height * width <= max_px:
                 return 0, 1
-            tile = int(math.sqrt(max_px)) // 8 * 8
-            tile = max(MIN_TILE, min(cap, tile))
+            tile = max(MIN_TILE, min(cap, int(math.sqrt(max_px)) // 8 * 8))
         elif self._tile_limit and (tile == 0 or tile > self._tile_limit):
             tile = self._tile_limit
-        if tile == 0:
-            return 0, 1
-        batch = 1
-        if self.device.type == "cuda":
-            batch = max(1, min(MAX_BATCH, int(max_px // (tile * tile))))
-        return tile, batch
+        if tile == 0 or self.device.type != "cuda":
+            return tile, 1
+        # several tiles per forward keep a GPU busy; on the CPU a batch is no faster than its tiles in turn
+        max_px = self._budget() / self._bytes_per_pixel()
+        return tile, max(1, min(MAX_BATCH, int(max_px // (tile * tile))))
 
     def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
                      strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:
@@ -210,6 +212,10 @@ class Upscaler:
             sr = self._call(lr, det, strength)
         return sr.float().permute(0, 2, 3, 1).cpu().numpy()
 
+    def _oom_error(self, tile: int) -> OutOfMemoryError:
+        return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
+                                "(free memory, or use --device cpu)")
+
     def _smaller(self, tile: int, batch: int, error: BaseException) -> tuple[int, int]:
         """After running out of memory: halve the batch, else the tile; give up below MIN_TILE."""
         if self.device.type == "cuda":
@@ -217,8 +223,7 @@ class Upscaler:
         if batch > 1:
             return tile, batch // 2
         if tile <= MIN_TILE:
-            raise OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
-                                   "(free memory, or use --device cpu)") from error
+            raise self._oom_error(tile) from error
         tile = max(MIN_TILE, tile // 2)
         self._tile_limit = tile
         return tile, 1
