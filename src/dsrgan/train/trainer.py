@@ -41,10 +41,15 @@ class EMA:
         for p in self.model.parameters():
             p.requires_grad_(False)
 
+    def decay_at(self, step: int) -> float:
+        """Warm-up (1 + n) / (10 + n): an EMA started from a fresh init must not keep that init for thousands of
+        iterations (short runs, and the PSNR stage from scratch, would export mostly initial weights)."""
+        return min(self.decay, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, step: int) -> None:
         ema_p = list(self.model.parameters())
-        torch._foreach_lerp_(ema_p, [p.detach() for p in model.parameters()], 1.0 - self.decay)
+        torch._foreach_lerp_(ema_p, [p.detach() for p in model.parameters()], 1.0 - self.decay_at(step))
         for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)
 
@@ -94,6 +99,8 @@ class Trainer:
             device = torch.device("cuda", self.dist.local_rank)
         self.device = device
         ddp.init(self.dist, device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick the fastest kernels
         if device.type == "cpu":
             threads = t.threads or max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                            else os.cpu_count() or 1) // self.dist.world)
@@ -253,7 +260,8 @@ class Trainer:
         }
 
     def _load(self, path: Path) -> None:
-        state = ckpt.load_checkpoint(path, map_location=self.device)
+        # on the CPU: RNG states must stay CPU tensors; load_state_dict copies weights to where the models live
+        state = ckpt.load_checkpoint(path, map_location="cpu")
         try:
             self.g.load_state_dict(state["g"])
             for name, d in (("d_img", self.d_img), ("d_detail", self.d_detail)):
@@ -346,7 +354,7 @@ class Trainer:
             self.scaler_g.step(self.opt_g)
             self.scaler_g.update()
             if self.ema is not None:
-                self.ema.update(self.g)
+                self.ema.update(self.g, self.iteration)
             g_ok = True
         else:
             g_ok = False
