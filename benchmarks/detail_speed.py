@@ -130,15 +130,19 @@ def main(argv=None) -> int:
         print("  (OpenCV not installed: pip install opencv-contrib-python-headless for the comparison)")
 
     t_e = add("E numba, whole pipeline RGB uint8 -> I_D float32", lambda: core.extract_detail(img))
-    ah = np.empty((h, w), np.float32)
-    av = np.empty_like(ah)
-    x = np.empty_like(ah)
+    aht = np.empty((w, h), np.float32)
+    av = np.empty((h, w), np.float32)
+    x = np.empty((h, w), np.float32)
+    xt = np.empty((w, h), np.float32)
     k = core.luma_coefficients("bt601_full", 3, 1.0)
-    img_c = np.ascontiguousarray(img)
+    flat = np.ascontiguousarray(img).reshape(h, -1)
+    nthr = numba.get_num_threads()
     add("  stage: luma, V, weights, b (fused, one pass)",
-        lambda: fast.prepare(img_c.reshape(h, -1), *k, 4.0, 0.75, 2.0, 1.0, ah, av, x))
-    add("  stage: one horizontal (row) pass", lambda: fast.rows_pass(x, ah, 0.1))
-    add("  stage: one vertical (column) pass", lambda: fast.cols_pass(x, av, 0.1, x, 0.0))
+        lambda: fast.prepare(flat, *k, 4.0, 0.75, 2.0, 1.0, aht, av, xt, nthr))
+    add("  stage: one horizontal pass (output transposed)", lambda: fast.sweep_pass(xt, aht, 0.1, x, True, 0.0, nthr))
+    add("  stage: one vertical pass (output transposed)", lambda: fast.sweep_pass(x, av, 0.1, xt, True, 0.0, nthr))
+    add("  stage: last vertical pass (in place, exp2 fused)",
+        lambda: fast.sweep_pass(x, av, 0.001, x, False, 1.0, nthr))
     if not args.skip_slow:
         add("E numpy float64 reference", lambda: core.extract_detail(img, backend="numpy"), 3)
         add("E exact (sparse CG, rtol 1e-12)", lambda: core.extract_detail(img, method="exact"), 1)

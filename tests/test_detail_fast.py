@@ -30,8 +30,8 @@ def test_matches_reference(shape):
 
 
 def test_row_group_and_column_block_edges():
-    # sizes just around the row group (16) and column block (32) so that partial groups are exercised
-    img = synthetic_image(fast.ROW_GROUP * 2 + 1, fast.COL_BLOCK * 2 + 1, seed=2)
+    # sizes just past multiples of the sweep block (32 lines) in both directions: partial blocks are exercised
+    img = synthetic_image(fast.BLOCK * 2 + 1, fast.BLOCK * 3 + 5, seed=2)
     assert np.abs(numba_x(img) - ref(img)).max() <= TOL_X
 
 

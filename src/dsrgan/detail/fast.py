@@ -4,22 +4,23 @@ Same numbers as the float64 numpy reference in core.py up to float32 rounding (s
 Compiled functions are cached on disk (cache=True), so the compile cost is paid once per machine.
 
 Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured table):
-- prep:  one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
-         log2 is a polynomial on the float32 bit pattern (libm log2f is scalar here: no SVML), exact to ~1 ulp.
-- rows:  Thomas per row, several rows interleaved per thread so that the serial divide chains overlap.
-- cols:  Thomas over a block of columns at once, so that each step is a contiguous SIMD loop.
-- exp:   base**x with a polynomial exp2 on the bit pattern, fused into the last column pass.
+- prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
+          log2 is a polynomial on the float32 bit pattern (libm log2f is scalar here: no SVML), within 4 ulp.
+- sweeps: Thomas over a block of 32 lines at once, so that each elimination step is a contiguous SIMD loop
+          across lines. Each pass writes its result transposed, so the next pass (the other direction) again
+          sweeps down axis 0: horizontal and vertical passes are the same kernel and no transpose is separate.
+- exp:    base**x with a polynomial exp2 on the bit pattern, fused into the last pass.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from dsrgan.detail.core import _check_image, check_options, lambda_schedule, luma_coefficients
 
-ROW_GROUP = 16  # rows solved together in the horizontal pass (SIMD lanes)
-COL_BLOCK = 32  # columns per block in the vertical pass (128 bytes of float32 per row)
+BLOCK = 32  # lines solved together in a sweep (SIMD lanes; 128 bytes of float32 per step)
 
 _LN2 = np.float32(0.6931471805599453)
 
@@ -98,13 +99,15 @@ def _luma_row(img, y, out, k0, k1, k2, off):
 
 
 @njit(parallel=True, cache=True)
-def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ah, av, b):
-    """Fill a_h, a_v (edge weights, 0 on missing edges) and b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
+def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
+    """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
 
-    Rows are split into blocks; each block recomputes the one vertical edge above it, so no pass over a full
-    intermediate array is needed.
+    a_h and b are written transposed (W x H: the horizontal sweeps run down the columns of that layout, see
+    sweep_pass), a_v as is (H x W); weights are 0 on the missing last-column / last-row edges. Rows are split
+    into `nchunks` blocks (one per thread); each block recomputes the one vertical edge above it, so no other
+    image-sized array is written. Every inner loop is a plain SIMD loop except the transposed stores.
     """
-    h, w = b.shape
+    h, w = av.shape
     k0f = np.float32(k0)
     k1f = np.float32(k1)
     k2f = np.float32(k2)
@@ -113,14 +116,22 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ah, av, b):
     epsf = np.float32(eps)
     lamf = np.float32(lam)
     gmf = np.float32(gamma)
-    nblocks = min(h, 32)
-    for blk in prange(nblocks):
-        r0 = blk * h // nblocks
-        r1 = (blk + 1) * h // nblocks
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for blk in prange(nchunks):
+        r0 = blk * h // nchunks
+        r1 = (blk + 1) * h // nchunks
+        if r0 >= r1:
+            continue
         lcur = np.empty(w, np.float32)
         lnext = np.empty(w, np.float32)
         gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
         gv = np.empty(w, np.float32)
+        gh = np.empty(w + 1, np.float32)  # gh[x+1] = a_h V_h on the edge (x, x+1); gh[0] = gh[w] = 0
+        ahrow = np.empty(w, np.float32)
+        brow = np.empty(w, np.float32)
+        gh[0] = zero
+        gh[w] = zero
         _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
         if r0 > 0:
             _luma_row(img, r0 - 1, lnext, k0f, k1f, k2f, off)
@@ -132,68 +143,46 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ah, av, b):
                 _luma_row(img, y + 1, lnext, k0f, k1f, k2f, off)
                 for x in range(w):
                     v = s * (lnext[x] - lcur[x])
-                    a = np.float32(1.0) / (_pow_abs(v, gmf, g075) + epsf)
+                    a = one / (_pow_abs(v, gmf, g075) + epsf)
                     av[y, x] = a
                     gv[x] = a * v
             else:
                 for x in range(w):
-                    av[y, x] = np.float32(0.0)
-                    gv[x] = np.float32(0.0)
-            gh_left = np.float32(0.0)
+                    av[y, x] = zero
+                    gv[x] = zero
             for x in range(w - 1):
                 v = s * (lcur[x + 1] - lcur[x])
-                a = np.float32(1.0) / (_pow_abs(v, gmf, g075) + epsf)
-                ah[y, x] = a
-                g = a * v
-                b[y, x] = lamf * (gh_left - g + gv_prev[x] - gv[x])
-                gh_left = g
-            ah[y, w - 1] = np.float32(0.0)
-            b[y, w - 1] = lamf * (gh_left + gv_prev[w - 1] - gv[w - 1])
+                a = one / (_pow_abs(v, gmf, g075) + epsf)
+                ahrow[x] = a
+                gh[x + 1] = a * v
+            ahrow[w - 1] = zero
+            for x in range(w):
+                brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
+            for x in range(w):
+                aht[x, y] = ahrow[x]
+                bt[x, y] = brow[x]
             for x in range(w):
                 gv_prev[x] = gv[x]
                 lcur[x] = lnext[x]
 
 
-@njit(parallel=True, cache=True)
-def rows_pass(x, c, lt):
-    """In place: solve (E + lt D'diag(c)D) y = x along every row.
-
-    A single row is a serial chain of dependent divisions (latency-bound), so ROW_GROUP rows are copied into a
-    transposed local block and solved together: each elimination step is then one contiguous SIMD loop.
-    """
-    h, w = x.shape
-    ngroups = (h + ROW_GROUP - 1) // ROW_GROUP
-    ltf = np.float32(lt)
-    for g in prange(ngroups):
-        r0 = g * ROW_GROUP
-        nr = min(ROW_GROUP, h - r0)
-        xt = np.zeros((w, ROW_GROUP), np.float32)
-        ct = np.zeros((w, ROW_GROUP), np.float32)
-        cp = np.empty((w, ROW_GROUP), np.float32)
-        for r in range(nr):
-            for k in range(w - 1):
-                xt[k, r] = x[r0 + r, k]
-                ct[k, r] = ltf * c[r0 + r, k]
-            xt[w - 1, r] = x[r0 + r, w - 1]  # ct[w-1] stays 0: no edge after the last pixel
-        _sweep(xt, ct, cp, w)
-        for r in range(nr):
-            for k in range(w):
-                x[r0 + r, k] = xt[k, r]
-
-
 @njit(inline="always", cache=True)
-def _sweep(y, c, cp, n):
-    """Thomas on n x L blocks: y (right-hand sides, overwritten), c (edge weights, c[n-1] == 0), lanes in axis 1."""
+def _sweep(y, c, cp, n, lt):
+    """Thomas on n x L blocks: y (right-hand sides, overwritten), c (edge weights before the lt factor,
+    c[n-1] == 0), lanes in axis 1."""
     lanes = y.shape[1]
+    one = np.float32(1.0)
     for j in range(lanes):
-        inv = np.float32(1.0) / (np.float32(1.0) + c[0, j])
-        cp[0, j] = -c[0, j] * inv
+        c0 = lt * c[0, j]
+        inv = one / (one + c0)
+        cp[0, j] = -c0 * inv
         y[0, j] = y[0, j] * inv
     for k in range(1, n):
         for j in range(lanes):
-            cprev = c[k - 1, j]
-            inv = np.float32(1.0) / (np.float32(1.0) + cprev + c[k, j] + cprev * cp[k - 1, j])
-            cp[k, j] = -c[k, j] * inv
+            cprev = lt * c[k - 1, j]
+            ck = lt * c[k, j]
+            inv = one / (one + cprev + ck + cprev * cp[k - 1, j])
+            cp[k, j] = -ck * inv
             y[k, j] = (y[k, j] + cprev * y[k - 1, j]) * inv
     for k in range(n - 2, -1, -1):
         for j in range(lanes):
@@ -201,37 +190,52 @@ def _sweep(y, c, cp, n):
 
 
 @njit(parallel=True, cache=True)
-def cols_pass(x, c, lt, out, exp_scale):
-    """Solve along every column, COL_BLOCK columns at a time (contiguous inner loops).
+def sweep_pass(src, c, lt, dst, transpose, exp_scale, nchunks):
+    """Solve (E + lt D'diag(c)D) y = src along axis 0 of the P x Q array src, for every column at once.
 
-    out: where the result goes (may be x itself). exp_scale > 0 additionally maps the result to
-    2**(exp_scale * x), fusing the final exponent into the last pass.
+    Columns are taken BLOCK at a time into a local P x BLOCK buffer, so every elimination step is one
+    contiguous SIMD loop across columns (a single line alone is a serial chain of divisions). The result goes
+    to dst: as is (P x Q; dst may be src), or transposed (Q x P) when `transpose` is set, which puts the next
+    sweep direction on axis 0: the horizontal and vertical passes alternate layouts and never need a
+    separate transpose. exp_scale > 0 maps the result to 2**(exp_scale * y) (the final exponent, fused).
+    Work buffers are allocated once per thread chunk (fresh large allocations cost page faults).
     """
-    h, w = x.shape
-    nblocks = (w + COL_BLOCK - 1) // COL_BLOCK
+    p, q = src.shape
+    nblocks = (q + BLOCK - 1) // BLOCK
     ltf = np.float32(lt)
     es = np.float32(exp_scale)
-    for blk in prange(nblocks):
-        j0 = blk * COL_BLOCK
-        nb = min(COL_BLOCK, w - j0)
-        yb = np.zeros((h, COL_BLOCK), np.float32)
-        cb = np.zeros((h, COL_BLOCK), np.float32)
-        cp = np.empty((h, COL_BLOCK), np.float32)
-        for k in range(h - 1):
+    for chunk in prange(nchunks):
+        b0 = chunk * nblocks // nchunks
+        b1 = (chunk + 1) * nblocks // nchunks
+        yb = np.zeros((p, BLOCK), np.float32)
+        cb = np.zeros((p, BLOCK), np.float32)
+        cp = np.empty((p, BLOCK), np.float32)
+        for blk in range(b0, b1):
+            j0 = blk * BLOCK
+            nb = min(BLOCK, q - j0)
+            if nb < BLOCK:  # last, partial block: idle lanes solve 0 = 0
+                yb[:, :] = 0.0
+                cb[:, :] = 0.0
+            for k in range(p - 1):
+                for j in range(nb):
+                    yb[k, j] = src[k, j0 + j]
+                    cb[k, j] = c[k, j0 + j]
             for j in range(nb):
-                yb[k, j] = x[k, j0 + j]
-                cb[k, j] = ltf * c[k, j0 + j]
-        for j in range(nb):
-            yb[h - 1, j] = x[h - 1, j0 + j]
-        _sweep(yb, cb, cp, h)
-        if es > 0:
-            for k in range(h):
+                yb[p - 1, j] = src[p - 1, j0 + j]
+                cb[p - 1, j] = 0.0  # no edge after the last pixel
+            _sweep(yb, cb, cp, p, ltf)
+            if es > 0:
+                for k in range(p):
+                    for j in range(nb):
+                        yb[k, j] = _exp2(es * yb[k, j])
+            if transpose:
                 for j in range(nb):
-                    out[k, j0 + j] = _exp2(es * yb[k, j])
-        else:
-            for k in range(h):
-                for j in range(nb):
-                    out[k, j0 + j] = yb[k, j]
+                    for k in range(p):
+                        dst[j0 + j, k] = yb[k, j]
+            else:
+                for k in range(p):
+                    for j in range(nb):
+                        dst[k, j0 + j] = yb[k, j]
 
 
 def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, y_mode="bt601_full",
@@ -250,13 +254,21 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     flat = img.reshape(img.shape[0], -1)  # H x (W*C): see _luma_row
     k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
     h, w = img.shape[:2]
-    ah = np.empty((h, w), np.float32)
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
-    prepare(flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), ah, av, x)
+    threads = numba.get_num_threads()
+    aht = np.empty((w, h), np.float32)  # horizontal weights and b, transposed: see sweep_pass
+    xt = np.empty((w, h), np.float32)
+    prepare(flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt,
+            max(1, min(threads, h)))
     sched = lambda_schedule(lam, iterations)
+    n_h = max(1, min(threads, (h + BLOCK - 1) // BLOCK))
+    n_v = max(1, min(threads, (w + BLOCK - 1) // BLOCK))
     for t, lt in enumerate(sched):
-        rows_pass(x, ah, float(lt))
-        final = t == len(sched) - 1 and base is not None
-        cols_pass(x, av, float(lt), x, float(np.log2(base)) if final else 0.0)
+        last = t == len(sched) - 1
+        sweep_pass(xt, aht, float(lt), x, True, 0.0, n_h)  # rows of the image: W x H -> H x W
+        if last:
+            sweep_pass(x, av, float(lt), x, False, float(np.log2(base)) if base is not None else 0.0, n_v)
+        else:
+            sweep_pass(x, av, float(lt), xt, True, 0.0, n_v)  # columns: H x W -> W x H
     return x
