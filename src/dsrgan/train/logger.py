@@ -11,8 +11,7 @@ from pathlib import Path
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True,
-                 progress: bool = True, total: int = 0, initial: int = 0):
+    def __init__(self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True):
         self.enabled = enabled
         self.run_dir = run_dir
         self._file = None
@@ -30,14 +29,18 @@ class RunLogger:
                 self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
             except Exception as e:  # tensorboard not installed or broken: scalars still go to train.log
                 self.info(f"TensorBoard disabled ({type(e).__name__}: {e}); install the 'train' extra for it")
-        if progress and total:
-            try:
-                from tqdm import tqdm
 
-                self._bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, file=sys.stderr,
-                                 smoothing=0.05)
-            except ImportError:
-                self._bar = None
+    def start_progress(self, total: int, initial: int = 0) -> None:
+        """The tqdm bar (iteration, losses as postfix, it/s, ETA); a resumed run starts at `initial`."""
+        if not self.enabled or self._bar is not None:
+            return
+        try:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, file=sys.stderr,
+                             smoothing=0.05)
+        except ImportError:  # tqdm is a dependency, but a missing bar must not stop a run
+            self._bar = None
 
     def info(self, msg: str) -> None:
         if not self.enabled:

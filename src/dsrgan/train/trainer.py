@@ -130,8 +130,7 @@ class Trainer:
 
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=cfg.log.tensorboard,
-                             progress=cfg.log.progress, total=t.iterations)
+        self.log = RunLogger(self.run_dir, enabled=self.dist.is_main, tensorboard=cfg.log.tensorboard)
         self.init_source = None
         if resume_path is None:
             self.init_source = init_generator(g, cfg, self._say)
@@ -468,7 +467,8 @@ class Trainer:
         t, lg = self.cfg.train, self.cfg.log
         if self.log is None:
             self.setup()
-        self.log.progress(self.iteration)  # a resumed bar starts where the run left off
+        if lg.progress:
+            self.log.start_progress(t.iterations, initial=self.iteration)
         it_data = iter(self.loader)
         sums: dict[str, torch.Tensor] = {}
         count = 0
