@@ -263,3 +263,22 @@ def test_presets_listing_does_not_import_torch():
     code = "import sys; from dsrgan.archs import PRESETS; assert PRESETS; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_every_generator_parameter_learns():
+    # the zero-initialised detail head blocks gradients to the rest of the branch and to the attention for one
+    # step only; after a step every parameter must receive a gradient (no dead path)
+    from dsrgan.losses import detail_l1, pixel_l1
+
+    torch.manual_seed(4)
+    gen = build("dsrgan-lite-x4")
+    opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
+    lr, d = torch.rand(2, 3, 8, 8), 0.3 * torch.randn(2, 1, 8, 8)
+    hr, d_hr = torch.rand(2, 3, 32, 32), 2 ** (0.3 * torch.randn(2, 1, 32, 32))
+    for _ in range(2):
+        opt.zero_grad()
+        sr, detail_sr = gen(lr, d)
+        (pixel_l1(sr, hr) + detail_l1(detail_sr, d_hr)).backward()
+        opt.step()
+    dead = [n for n, p in gen.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, dead
