@@ -20,12 +20,15 @@ from numba import njit, prange
 
 from dsrgan.detail.core import _check_image, check_options, lambda_schedule, luma_coefficients
 
-BLOCK = 32  # lines solved together in a sweep (SIMD lanes; 128 bytes of float32 per step)
+BLOCK = 64  # lines solved together in a sweep (SIMD lanes; 256 bytes of float32 per step; 32 and 128 were slower)
+PREP_ROWS = 32  # rows whose a_h and b are written out transposed together (128 bytes per column)
+# error_model="numpy" everywhere: with numba's default ("python") every division checks for zero and no loop
+# with a division is vectorised (measured: scalar vdivss only); our divisors are all >= 1 or > eps
 
 _LN2 = np.float32(0.6931471805599453)
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def _log2_pos(v):
     """log2 of a positive normal float32, via exponent + atanh series on the mantissa in [sqrt(.5), sqrt(2))."""
     bits = np.float32(v).view(np.int32)
@@ -46,7 +49,7 @@ def _log2_pos(v):
     return np.float32(e) + np.float32(2.8853900817779268) * s * p
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def _exp2(x):
     """2**x for float32 x (clamped to the normal range), round-to-nearest split + degree-6 polynomial."""
     if x > np.float32(127.0):
@@ -66,7 +69,7 @@ def _exp2(x):
     return p * scale
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def _pow_abs(v, gamma, g075):
     a = abs(v)
     if g075:  # |v|^0.75 = sqrt(|v|) * sqrt(sqrt(|v|)): two vectorisable square roots instead of exp/log
@@ -77,7 +80,7 @@ def _pow_abs(v, gamma, g075):
     return _exp2(np.float32(gamma) * _log2_pos(a))
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always", cache=True, error_model="numpy")
 def _luma_row(img, y, out, k0, k1, k2, off):
     """out[x] = log2(max(Y, 0) + 1) with Y = off + k . pixel (k already includes the input's scale).
 
@@ -98,7 +101,7 @@ def _luma_row(img, y, out, k0, k1, k2, off):
             out[x] = _log2_pos(v if v >= one else one)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
     """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
 
@@ -128,8 +131,8 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
         gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
         gv = np.empty(w, np.float32)
         gh = np.empty(w + 1, np.float32)  # gh[x+1] = a_h V_h on the edge (x, x+1); gh[0] = gh[w] = 0
-        ahrow = np.empty(w, np.float32)
-        brow = np.empty(w, np.float32)
+        abuf = np.empty((PREP_ROWS, w), np.float32)  # a_h and b of up to PREP_ROWS rows, stored transposed
+        bbuf = np.empty((PREP_ROWS, w), np.float32)
         gh[0] = zero
         gh[w] = zero
         _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
@@ -150,80 +153,82 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
                 for x in range(w):
                     av[y, x] = zero
                     gv[x] = zero
+            r = (y - r0) % PREP_ROWS
             for x in range(w - 1):
                 v = s * (lcur[x + 1] - lcur[x])
                 a = one / (_pow_abs(v, gmf, g075) + epsf)
-                ahrow[x] = a
+                abuf[r, x] = a
                 gh[x + 1] = a * v
-            ahrow[w - 1] = zero
+            abuf[r, w - 1] = zero
             for x in range(w):
-                brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
-            for x in range(w):
-                aht[x, y] = ahrow[x]
-                bt[x, y] = brow[x]
+                bbuf[r, x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
+            if r == PREP_ROWS - 1 or y == r1 - 1:  # write the block of rows out transposed, 128 bytes per column
+                ys = y - r
+                for x in range(w):
+                    for i in range(r + 1):
+                        aht[x, ys + i] = abuf[i, x]
+                        bt[x, ys + i] = bbuf[i, x]
             for x in range(w):
                 gv_prev[x] = gv[x]
                 lcur[x] = lnext[x]
 
 
-@njit(inline="always", cache=True)
-def _sweep(y, c, cp, n, lt):
-    """Thomas on n x L blocks: y (right-hand sides, overwritten), c (edge weights before the lt factor,
-    c[n-1] == 0), lanes in axis 1."""
-    lanes = y.shape[1]
-    one = np.float32(1.0)
-    for j in range(lanes):
-        c0 = lt * c[0, j]
-        inv = one / (one + c0)
-        cp[0, j] = -c0 * inv
-        y[0, j] = y[0, j] * inv
-    for k in range(1, n):
-        for j in range(lanes):
-            cprev = lt * c[k - 1, j]
-            ck = lt * c[k, j]
-            inv = one / (one + cprev + ck + cprev * cp[k - 1, j])
-            cp[k, j] = -ck * inv
-            y[k, j] = (y[k, j] + cprev * y[k - 1, j]) * inv
-    for k in range(n - 2, -1, -1):
-        for j in range(lanes):
-            y[k, j] -= cp[k, j] * y[k + 1, j]
-
-
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def sweep_pass(src, c, lt, dst, transpose, exp_scale, nchunks):
     """Solve (E + lt D'diag(c)D) y = src along axis 0 of the P x Q array src, for every column at once.
 
-    Columns are taken BLOCK at a time into a local P x BLOCK buffer, so every elimination step is one
-    contiguous SIMD loop across columns (a single line alone is a serial chain of divisions). The result goes
-    to dst: as is (P x Q; dst may be src), or transposed (Q x P) when `transpose` is set, which puts the next
-    sweep direction on axis 0: the horizontal and vertical passes alternate layouts and never need a
-    separate transpose. exp_scale > 0 maps the result to 2**(exp_scale * y) (the final exponent, fused).
-    Work buffers are allocated once per thread chunk (fresh large allocations cost page faults).
+    Columns are taken BLOCK at a time, so every elimination step is one contiguous SIMD loop across columns
+    (a single line alone is a serial chain of divisions). The previous step's values are carried in small
+    per-lane arrays rather than read back from the row above: LLVM cannot prove two rows of one array
+    distinct and would not vectorise. The result goes to dst: as is (P x Q; dst may be src), or transposed
+    (Q x P) when `transpose` is set, which puts the next sweep direction on axis 0: horizontal and vertical
+    passes alternate layouts and never need a separate transpose. exp_scale > 0 maps the result to
+    2**(exp_scale * y) (the final exponent, fused). c[P-1] is ignored (no edge after the last pixel).
     """
     p, q = src.shape
     nblocks = (q + BLOCK - 1) // BLOCK
     ltf = np.float32(lt)
     es = np.float32(exp_scale)
+    one = np.float32(1.0)
     for chunk in prange(nchunks):
         b0 = chunk * nblocks // nchunks
         b1 = (chunk + 1) * nblocks // nchunks
-        yb = np.zeros((p, BLOCK), np.float32)
-        cb = np.zeros((p, BLOCK), np.float32)
-        cp = np.empty((p, BLOCK), np.float32)
+        cp = np.empty((p, BLOCK), np.float32)  # work buffers once per thread chunk: large fresh allocations
+        yb = np.empty((p, BLOCK), np.float32)  # cost page faults
+        py = np.empty(BLOCK, np.float32)
+        pcp = np.empty(BLOCK, np.float32)
+        pc = np.empty(BLOCK, np.float32)
         for blk in range(b0, b1):
             j0 = blk * BLOCK
             nb = min(BLOCK, q - j0)
-            if nb < BLOCK:  # last, partial block: idle lanes solve 0 = 0
-                yb[:, :] = 0.0
-                cb[:, :] = 0.0
-            for k in range(p - 1):
-                for j in range(nb):
-                    yb[k, j] = src[k, j0 + j]
-                    cb[k, j] = c[k, j0 + j]
             for j in range(nb):
-                yb[p - 1, j] = src[p - 1, j0 + j]
-                cb[p - 1, j] = 0.0  # no edge after the last pixel
-            _sweep(yb, cb, cp, p, ltf)
+                c0 = ltf * c[0, j0 + j] if p > 1 else np.float32(0.0)
+                inv = one / (one + c0)
+                t = -c0 * inv
+                v = src[0, j0 + j] * inv
+                cp[0, j] = t
+                yb[0, j] = v
+                pcp[j] = t
+                py[j] = v
+                pc[j] = c0
+            for k in range(1, p):
+                last = k == p - 1
+                for j in range(nb):
+                    cprev = pc[j]
+                    ck = np.float32(0.0) if last else ltf * c[k, j0 + j]
+                    inv = one / (one + cprev + ck + cprev * pcp[j])
+                    t = -ck * inv
+                    v = (src[k, j0 + j] + cprev * py[j]) * inv
+                    cp[k, j] = t
+                    yb[k, j] = v
+                    pcp[j] = t
+                    py[j] = v
+                    pc[j] = ck
+            for k in range(p - 2, -1, -1):  # back substitution; py holds the row below
+                for j in range(nb):
+                    v = yb[k, j] - cp[k, j] * py[j]
+                    py[j] = v
+                    yb[k, j] = v
             if es > 0:
                 for k in range(p):
                     for j in range(nb):
