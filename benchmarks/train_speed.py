@@ -164,6 +164,7 @@ def main() -> int:
             variant = None if "esrgan" in config else "dsrgan"
             need = bs / dt
             rows.append((config, bs, prec, dt, need, rates[variant], rates[variant] / need))
+            print(f"  {config}: {dt:.3f} s / iteration (batch {bs}, {prec})", flush=True)
     print(f"\nloader, {args.workers} workers, HR 128 / LR 32 patches:")
     print(f"  with both detail maps (dsrgan): {rates['dsrgan']:.0f} pairs/s;  images only (esrgan): {rates[None]:.0f}"
           " pairs/s")

@@ -39,6 +39,8 @@ def data(tmp_path_factory):
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / "hr" / f"{i}.png")
     for i in range(2):
         Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(root / "val" / "HR" / f"v{i}.png")
+    (root / "val2").mkdir()  # a benchmark folder with the HR images at its top level
+    Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(root / "val2" / "w.png")
     return root
 
 
@@ -180,8 +182,8 @@ def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_p
     from dsrgan.train.config import load_config as reload
     from dsrgan.weights import load_model_file
 
-    cfg = tiny(data, tmp_path, "lite_dsrgan_psnr.yaml", f"data.val=[{data / 'val'}]", "log.val_every=2",
-               "log.tensorboard=true", "train.iterations=2", tiny_model=False)
+    cfg = tiny(data, tmp_path, "lite_dsrgan_psnr.yaml", f"data.val=[{data / 'val'}, {data / 'val2'}]",
+               "log.val_every=2", "log.tensorboard=true", "train.iterations=2", tiny_model=False)
     tr = Trainer(cfg)
     out = tr.fit()
     model, spec, meta = load_model_file(out)
@@ -192,7 +194,8 @@ def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_p
     assert (cfg.run_dir / "best.safetensors").is_file()
     assert reload(cfg.run_dir / "config.yaml") == cfg  # the fully resolved config is saved with the run
     log = (cfg.run_dir / "train.log").read_text()
-    assert "validation @ 2: psnr" in log and "ssim" in log
+    assert "validation @ 2: psnr" in log and "ssim" in log and "val/psnr" in log and "val2/psnr" in log
+    assert len(tr.val_images) == 3
     assert list((cfg.run_dir / "tb").glob("events.*"))
 
 
@@ -272,3 +275,16 @@ def test_ddp_two_cpu_processes_hold_identical_weights(data, tmp_path):
     assert [p.name for p in (run_dir / "checkpoints").glob("*.pt")] == ["iter_00000003.pt"]
     ck = torch.load(run_dir / "checkpoints" / "iter_00000003.pt", weights_only=True)
     assert ck["sampler"]["world"] == 2 and ck["sampler"]["consumed"] == 6
+
+
+def test_runs_without_tensorboard(tmp_path, monkeypatch):
+    """TensorBoard is optional: without it the logger says so and the text log still gets everything."""
+    from dsrgan.train.logger import RunLogger
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if not installed
+    log = RunLogger(tmp_path, tensorboard=True)
+    log.scalars({"loss/pix": 1.0}, 1)
+    log.info("iter 1 pix 1.0")
+    log.close()
+    text = (tmp_path / "train.log").read_text()
+    assert "TensorBoard disabled" in text and "iter 1 pix 1.0" in text

@@ -90,7 +90,8 @@ class LpipsScorer:
 @torch.no_grad()
 def run_validation(g: torch.nn.Module, images: list[ValImage], *, device: torch.device, autocast, lpips=None,
                    channels_last: bool = False):
-    """Mean metrics over `images` and the uint8 SR images (for the TensorBoard grid)."""
+    """Mean metrics over `images` ({"psnr": ..., "Set5/psnr": ...}: all images, then per folder) and the uint8
+    SR images (for the TensorBoard grid)."""
     from dsrgan.imaging import to_uint8
     try:
         from dsrgan.metrics import psnr_y, ssim
@@ -123,4 +124,10 @@ def run_validation(g: torch.nn.Module, images: list[ValImage], *, device: torch.
             outputs.append((sr_u8, None if det is None else det.float()[0].cpu()))
     finally:
         g.train(was_training)
-    return {k: float(np.mean(v)) for k, v in scores.items()}, outputs
+    out = {k: float(np.mean(v)) for k, v in scores.items()}
+    folders = [im.name.split("/", 1)[0] for im in images]
+    if len(set(folders)) > 1:
+        for f in dict.fromkeys(folders):
+            for k, v in scores.items():
+                out[f"{f}/{k}"] = float(np.mean([x for x, g in zip(v, folders, strict=True) if g == f]))
+    return out, outputs
