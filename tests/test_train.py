@@ -288,3 +288,41 @@ def test_runs_without_tensorboard(tmp_path, monkeypatch):
     log.close()
     text = (tmp_path / "train.log").read_text()
     assert "TensorBoard disabled" in text and "iter 1 pix 1.0" in text
+
+
+def test_trains_from_a_prepared_store_and_reports_bad_model_settings(data, tmp_path):
+    from dsrgan.cli import main
+    from dsrgan.errors import CheckpointError, ConfigError
+
+    store = tmp_path / "store"
+    assert main(["prepare", str(data / "hr"), "-o", str(store), "--crop", "48", "--step", "48", "--workers", "1"]) == 0
+    tr = Trainer(tiny(data, tmp_path, "lite_esrgan_psnr.yaml", f"data.train=[{store}]"))
+    tr.fit()
+    assert len(tr.dataset) == 24 and tr.dataset.stores[0].folder == store  # 2 x 2 sub-images of 48 px per 56x60
+    with pytest.raises(ConfigError, match=r"unknown preset 'dsrgan-lite-x3' \(did you mean 'dsrgan-lite-x4'\?\)"):
+        Trainer(tiny(data, tmp_path / "p", "lite_esrgan_psnr.yaml", "model.preset=dsrgan-lite-x3")).setup()
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        Trainer(tiny(data, tmp_path / "q", "lite_esrgan_psnr.yaml", "model.params={num_blocks: 2}",
+                     tiny_model=False)).setup()
+    with pytest.raises(CheckpointError, match="init.generator: file not found"):
+        Trainer(tiny(data, tmp_path / "r", "lite_esrgan_gan.yaml", f"init.generator={tmp_path / 'no.safetensors'}")
+                ).setup()
+
+
+def test_ablation_no1_takes_a_shorter_trunk_non_strictly(data, tmp_path):
+    """No.1 has more blocks than the PSNR model: the shared blocks load, the extra ones keep their init."""
+    psnr = Trainer(tiny(data, tmp_path, "psnr_x4.yaml", "train.iterations=1"))
+    model_file = psnr.fit()
+    src = dict(psnr.g.named_parameters())
+    deeper = "{num_feat: 8, num_block: 3, num_grow: 4, up_channels: 8}"
+    tr = Trainer(tiny(data, tmp_path / "no1", "ablation_no1.yaml", f"init.trunk={model_file}",
+                      f"model.params={deeper}", tiny_model=False))
+    tr.setup()
+    got = dict(tr.g.named_parameters())
+    assert all(torch.equal(got[n].detach(), p.detach()) for n, p in src.items())
+    assert any(n.startswith("body.2.") for n in got) and not any(n.startswith("body.2.") for n in src)
+    from dsrgan.errors import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        Trainer(tiny(data, tmp_path / "strict", "ablation_no1.yaml", f"init.trunk={model_file}",
+                     f"model.params={deeper}", "init.strict=true", tiny_model=False)).setup()
