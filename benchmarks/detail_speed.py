@@ -33,15 +33,18 @@ from dsrgan.detail.variants import guided_detail, wls_detail  # noqa: E402
 H, W = 1356, 2040
 
 
+CLOCK = time.perf_counter  # --single-thread switches to the thread's CPU time (robust on a shared machine)
+
+
 def timeit(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
     """(median, min) in milliseconds."""
     for _ in range(warmup):
         fn()
     ts = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(CLOCK() - t0)
     return statistics.median(ts) * 1e3, min(ts) * 1e3
 
 
@@ -73,18 +76,18 @@ def test_picture(path: str | None) -> tuple[np.ndarray, str]:
 
 def bandwidth_gbs(threads_note: str) -> tuple[float, float]:
     """(1-thread numpy copy, all-threads numba copy) bandwidth in GB/s, counting bytes read + written."""
-    from numba import njit, prange
+    from numba import njit
 
-    @njit(parallel=True)
-    def pcopy(a, b):
-        for i in prange(a.size):
-            b[i] = a[i]
+    @njit(nogil=True)
+    def copy_part(a, b, i, n):
+        lo, hi = i * a.size // n, (i + 1) * a.size // n
+        b[lo:hi] = a[lo:hi]
 
     a = np.ones(64 * 2**20 // 4, np.float32)
     b = np.empty_like(a)
     one = 2 * a.nbytes / timeit(lambda: np.copyto(b, a), 5)[1] / 1e6
-    pcopy(a, b)
-    allt = 2 * a.nbytes / timeit(lambda: pcopy(a, b), 5)[1] / 1e6
+    n = fast._threads(4096, 4096)
+    allt = 2 * a.nbytes / timeit(lambda: fast._parallel(copy_part, (a, b), n), 5)[1] / 1e6
     return one, allt
 
 
@@ -94,9 +97,23 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--skip-slow", action="store_true", help="skip the numpy, exact and WLS timings")
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--single-thread", action="store_true",
+                    help="one thread everywhere (numba, OpenCV, torch) and time the thread's CPU time instead of the "
+                         "wall clock: comparable numbers on a machine that other jobs share")
     args = ap.parse_args(argv)
 
     import numba
+
+    global CLOCK
+    if args.single_thread:
+        numba.config.NUMBA_NUM_THREADS = 1  # read by dsrgan.detail.fast._threads
+        CLOCK = time.thread_time
+        try:
+            import cv2
+
+            cv2.setNumThreads(1)
+        except ImportError:
+            pass
 
     img, source = test_picture(args.image)
     h, w = img.shape[:2]
@@ -108,10 +125,11 @@ def main(argv=None) -> int:
         print(f"  {name:<58} {med:9.1f} {best:9.1f}", flush=True)
         return best
 
-    print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, numba threads "
-          f"{numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, E threads "
+          f"{fast._threads(h, w)}, load average {os.getloadavg()[0]:.2f} at start")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"picture: {source}")
+    print(f"timing: {'thread CPU time, 1 thread' if args.single_thread else 'wall clock'}")
     print(f"  {'what':<58} {'median ms':>9} {'min ms':>9}")
 
     t_cv = None
@@ -136,13 +154,16 @@ def main(argv=None) -> int:
     xt = np.empty((w, h), np.float32)
     k = core.luma_coefficients("bt601_full", 3, 1.0)
     flat = np.ascontiguousarray(img).reshape(h, -1)
-    nthr = numba.get_num_threads()
+    nthr = fast._threads(h, w)
+    run = fast._parallel
     add("  stage: luma, V, weights, b (fused, one pass)",
-        lambda: fast.prepare(flat, *k, 4.0, 0.75, 2.0, 1.0, aht, av, xt, nthr))
-    add("  stage: one horizontal pass (output transposed)", lambda: fast.sweep_pass(xt, aht, 0.1, x, True, 0.0, nthr))
-    add("  stage: one vertical pass (output transposed)", lambda: fast.sweep_pass(x, av, 0.1, xt, True, 0.0, nthr))
+        lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, aht, av, xt), nthr))
+    add("  stage: one horizontal pass (output transposed)",
+        lambda: run(fast.sweep_pass, (xt, aht, 0.1, x, True, 0.0), nthr))
+    add("  stage: one vertical pass (output transposed)",
+        lambda: run(fast.sweep_pass, (x, av, 0.1, xt, True, 0.0), nthr))
     add("  stage: last vertical pass (in place, exp2 fused)",
-        lambda: fast.sweep_pass(x, av, 0.001, x, False, 1.0, nthr))
+        lambda: run(fast.sweep_pass, (x, av, 0.001, x, False, 1.0), nthr))
     if not args.skip_slow:
         add("E numpy float64 reference", lambda: core.extract_detail(img, backend="numpy"), 3)
         add("E exact (sparse CG, rtol 1e-12)", lambda: core.extract_detail(img, method="exact"), 1)
@@ -157,7 +178,9 @@ def main(argv=None) -> int:
 
         from dsrgan.detail.torch_detail import extract_detail_torch, guided_detail_torch
 
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        if args.single_thread:
+            torch.set_num_threads(1)
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.single_thread else [])
         for dev in devices:
             sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
             for s, batch in batches.items():

@@ -92,3 +92,28 @@ def test_bad_input_is_rejected_before_compiled_code():
 
     with pytest.raises(ImageError):
         core.extract_detail(np.full((4, 4, 3), np.nan, np.float32), backend="numba")
+
+
+def _child_detail(seed):
+    return core.extract_detail(synthetic_image(300, 320, seed=seed))
+
+
+def test_safe_in_forked_workers_and_threads():
+    # DataLoader workers are forked after the parent used the fast path: numba's OpenMP layer would abort them
+    import multiprocessing as mp
+    import threading
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    parent = [core.extract_detail(synthetic_image(300, 320, seed=s)) for s in (0, 1)]  # >= 256 x 256: threaded
+    with mp.get_context("fork").Pool(2) as pool:
+        children = pool.map(_child_detail, [0, 1])
+    for a, b in zip(parent, children, strict=True):
+        assert np.array_equal(a, b)
+    out = [None] * 3
+    workers = [threading.Thread(target=lambda i=i: out.__setitem__(i, _child_detail(i % 2))) for i in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert all(np.array_equal(out[i], parent[i % 2]) for i in range(3))

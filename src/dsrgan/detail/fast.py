@@ -1,7 +1,8 @@
 """Compiled CPU path of E(I) (numba): fused per-pixel preprocessing, FGS sweeps parallel over lines, float32.
 
 Same numbers as the float64 numpy reference in core.py up to float32 rounding (see tests/test_detail_fast.py).
-Compiled functions are cached on disk (cache=True), so the compile cost is paid once per machine.
+Compiled functions are cached on disk (cache=True), so the compile cost is paid once per machine. The kernels
+release the GIL and are run on row/column shares from plain threads (see _parallel for why not prange).
 
 Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured table):
 - prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
@@ -14,9 +15,12 @@ Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured 
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from dsrgan.detail.core import _check_image, check_options, lambda_schedule, luma_coefficients
 
@@ -101,14 +105,15 @@ def _luma_row(img, y, out, k0, k1, k2, off):
             out[x] = _log2_pos(v if v >= one else one)
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
+@njit(nogil=True, cache=True, error_model="numpy")
+def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nchunks):
     """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
 
     a_h and b are written transposed (W x H: the horizontal sweeps run down the columns of that layout, see
     sweep_pass), a_v as is (H x W); weights are 0 on the missing last-column / last-row edges. Rows are split
-    into `nchunks` blocks (one per thread); each block recomputes the one vertical edge above it, so no other
-    image-sized array is written. Every inner loop is a plain SIMD loop except the transposed stores.
+    into `nchunks` blocks and this call does block `chunk` (one per thread, see _parallel); each block
+    recomputes the one vertical edge above it, so no other image-sized array is written. Every inner loop is a
+    plain SIMD loop except the transposed stores.
     """
     h, w = av.shape
     k0f = np.float32(k0)
@@ -121,7 +126,7 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
     gmf = np.float32(gamma)
     zero = np.float32(0.0)
     one = np.float32(1.0)
-    for blk in prange(nchunks):
+    for blk in range(chunk, chunk + 1):
         r0 = blk * h // nchunks
         r1 = (blk + 1) * h // nchunks
         if r0 >= r1:
@@ -173,8 +178,8 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, nchunks):
                 lcur[x] = lnext[x]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def sweep_pass(src, c, lt, dst, transpose, exp_scale, nchunks):
+@njit(nogil=True, cache=True, error_model="numpy")
+def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
     """Solve (E + lt D'diag(c)D) y = src along axis 0 of the P x Q array src, for every column at once.
 
     Columns are taken BLOCK at a time, so every elimination step is one contiguous SIMD loop across columns
@@ -184,16 +189,17 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, nchunks):
     (Q x P) when `transpose` is set, which puts the next sweep direction on axis 0: horizontal and vertical
     passes alternate layouts and never need a separate transpose. exp_scale > 0 maps the result to
     2**(exp_scale * y) (the final exponent, fused). c[P-1] is ignored (no edge after the last pixel).
+    This call does the `chunk`-th of `nchunks` equal shares of the blocks (one per thread, see _parallel).
     """
     p, q = src.shape
     nblocks = (q + BLOCK - 1) // BLOCK
     ltf = np.float32(lt)
     es = np.float32(exp_scale)
     one = np.float32(1.0)
-    for chunk in prange(nchunks):
-        b0 = chunk * nblocks // nchunks
-        b1 = (chunk + 1) * nblocks // nchunks
-        cp = np.empty((p, BLOCK), np.float32)  # work buffers once per thread chunk: large fresh allocations
+    for ch in range(chunk, chunk + 1):
+        b0 = ch * nblocks // nchunks
+        b1 = (ch + 1) * nblocks // nchunks
+        cp = np.empty((p, BLOCK), np.float32)  # work buffers once per call: large fresh allocations
         yb = np.empty((p, BLOCK), np.float32)  # cost page faults
         py = np.empty(BLOCK, np.float32)
         pcp = np.empty(BLOCK, np.float32)
@@ -243,6 +249,39 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, nchunks):
                         dst[k, j0 + j] = yb[k, j]
 
 
+SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
+
+
+def _threads(h: int, w: int) -> int:
+    if h * w < SERIAL_PIXELS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    # numba.config, not numba.get_num_threads(): the latter starts numba's threading layer (OpenMP), see _parallel
+    return max(1, min(numba.config.NUMBA_NUM_THREADS, cores))
+
+
+def _parallel(kernel, args, nchunks: int) -> None:
+    """Run kernel(*args, chunk, nchunks) for every chunk, in plain threads (the kernels release the GIL).
+
+    Not numba's prange: its OpenMP layer aborts a forked child (DataLoader workers) once the parent has used
+    it, and its workqueue layer is not thread-safe. Plain threads are neither a fork nor a thread problem.
+    """
+    if nchunks == 1:
+        kernel(*args, 0, 1)
+        return
+    threads = [threading.Thread(target=kernel, args=(*args, i, nchunks)) for i in range(1, nchunks)]
+    for t in threads:
+        t.start()
+    try:
+        kernel(*args, 0, nchunks)
+    finally:
+        for t in threads:
+            t.join()
+
+
 def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, y_mode="bt601_full",
                      base=None) -> np.ndarray:
     """x = log2-domain detail (float32 H x W); with `base` given, base**x instead (I_D, fused exponent)."""
@@ -261,19 +300,19 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     h, w = img.shape[:2]
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
-    threads = numba.get_num_threads()
+    threads = _threads(h, w)
     aht = np.empty((w, h), np.float32)  # horizontal weights and b, transposed: see sweep_pass
     xt = np.empty((w, h), np.float32)
-    prepare(flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt,
-            max(1, min(threads, h)))
+    _parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt),
+              max(1, min(threads, h)))
     sched = lambda_schedule(lam, iterations)
     n_h = max(1, min(threads, (h + BLOCK - 1) // BLOCK))
     n_v = max(1, min(threads, (w + BLOCK - 1) // BLOCK))
+    exp_scale = float(np.log2(base)) if base is not None else 0.0
     for t, lt in enumerate(sched):
-        last = t == len(sched) - 1
-        sweep_pass(xt, aht, float(lt), x, True, 0.0, n_h)  # rows of the image: W x H -> H x W
-        if last:
-            sweep_pass(x, av, float(lt), x, False, float(np.log2(base)) if base is not None else 0.0, n_v)
+        _parallel(sweep_pass, (xt, aht, float(lt), x, True, 0.0), n_h)  # rows of the image: W x H -> H x W
+        if t == len(sched) - 1:
+            _parallel(sweep_pass, (x, av, float(lt), x, False, exp_scale), n_v)  # in place, exponent fused
         else:
-            sweep_pass(x, av, float(lt), xt, True, 0.0, n_v)  # columns: H x W -> W x H
+            _parallel(sweep_pass, (x, av, float(lt), xt, True, 0.0), n_v)  # columns: H x W -> W x H
     return x
