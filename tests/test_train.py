@@ -326,3 +326,19 @@ def test_ablation_no1_takes_a_shorter_trunk_non_strictly(data, tmp_path):
     with pytest.raises(CheckpointError):
         Trainer(tiny(data, tmp_path / "strict", "ablation_no1.yaml", f"init.trunk={model_file}",
                      f"model.params={deeper}", "init.strict=true", tiny_model=False)).setup()
+
+
+def test_cli_train_and_resume(data, tmp_path, capsys):
+    from dsrgan.cli import main
+
+    sets = [f"log.root={tmp_path / 'runs'}", f"data.cache_dir={data / 'cache'}", f"data.train=[{data / 'hr'}]",
+            "data.val=[]", "data.hr_patch=32", "data.num_workers=0", "train.batch_size=2", "train.iterations=1",
+            "train.device=cpu", "log.progress=false", "log.tensorboard=false", f"model.params={TINY_TRUNK}"]
+    args = ["train", str(CONFIGS / "psnr_x4.yaml"), "--name", "cli_run"] + [a for s in sets for a in ("--set", s)]
+    assert main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.endswith("cli_run/model.safetensors") and Path(out).is_file()
+    assert main(args) != 0  # the run folder has checkpoints: refuses to start over it
+    assert "--resume auto" in capsys.readouterr().err
+    assert main(args + ["--set", "train.iterations=2", "--resume", "auto"]) == 0
+    assert (tmp_path / "runs" / "cli_run" / "checkpoints" / "iter_00000002.pt").is_file()
