@@ -85,6 +85,28 @@ def _pow_abs(v, gamma, g075):
 
 
 @njit(inline="always", cache=True, error_model="numpy")
+def _edges(l0, l1, s, gamma, g075, eps, a_out, g_out, off):
+    """a_out[x] = 1/(|V|^gamma + eps) and g_out[x + off] = a V for V = s (l1[x] - l0[x]), x < len(a_out).
+
+    The gamma == 0.75 test sits outside the loop: with it inside, the loop was not vectorised."""
+    n = a_out.shape[0]
+    one = np.float32(1.0)
+    if g075:
+        for x in range(n):
+            v = s * (l1[x] - l0[x])
+            r = np.sqrt(abs(v))
+            a = one / (r * np.sqrt(r) + eps)
+            a_out[x] = a
+            g_out[x + off] = a * v
+    else:
+        for x in range(n):
+            v = s * (l1[x] - l0[x])
+            a = one / (_pow_abs(v, gamma, False) + eps)
+            a_out[x] = a
+            g_out[x + off] = a * v
+
+
+@njit(inline="always", cache=True, error_model="numpy")
 def _luma_row(img, y, out, k0, k1, k2, off):
     """out[x] = log2(max(Y, 0) + 1) with Y = off + k . pixel (k already includes the input's scale).
 
@@ -125,7 +147,6 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nc
     lamf = np.float32(lam)
     gmf = np.float32(gamma)
     zero = np.float32(0.0)
-    one = np.float32(1.0)
     for blk in range(chunk, chunk + 1):
         r0 = blk * h // nchunks
         r1 = (blk + 1) * h // nchunks
@@ -143,30 +164,23 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nc
         _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
         if r0 > 0:
             _luma_row(img, r0 - 1, lnext, k0f, k1f, k2f, off)
-            for x in range(w):
-                v = s * (lcur[x] - lnext[x])
-                gv_prev[x] = v / (_pow_abs(v, gmf, g075) + epsf)
+            _edges(lnext, lcur, s, gmf, g075, epsf, gv, gv_prev, 0)  # gv is scratch here
         for y in range(r0, r1):
+            avrow = av[y]
             if y + 1 < h:
                 _luma_row(img, y + 1, lnext, k0f, k1f, k2f, off)
-                for x in range(w):
-                    v = s * (lnext[x] - lcur[x])
-                    a = one / (_pow_abs(v, gmf, g075) + epsf)
-                    av[y, x] = a
-                    gv[x] = a * v
+                _edges(lcur, lnext, s, gmf, g075, epsf, avrow, gv, 0)
             else:
                 for x in range(w):
-                    av[y, x] = zero
+                    avrow[x] = zero
                     gv[x] = zero
             r = (y - r0) % PREP_ROWS
-            for x in range(w - 1):
-                v = s * (lcur[x + 1] - lcur[x])
-                a = one / (_pow_abs(v, gmf, g075) + epsf)
-                abuf[r, x] = a
-                gh[x + 1] = a * v
-            abuf[r, w - 1] = zero
+            arow = abuf[r]
+            brow = bbuf[r]
+            _edges(lcur[:w - 1], lcur[1:], s, gmf, g075, epsf, arow[:w - 1], gh, 1)
+            arow[w - 1] = zero
             for x in range(w):
-                bbuf[r, x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
+                brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
             if r == PREP_ROWS - 1 or y == r1 - 1:  # write the block of rows out transposed, 128 bytes per column
                 ys = y - r
                 for x in range(w):
