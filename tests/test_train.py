@@ -342,3 +342,13 @@ def test_cli_train_and_resume(data, tmp_path, capsys):
     assert "--resume auto" in capsys.readouterr().err
     assert main(args + ["--set", "train.iterations=2", "--resume", "auto"]) == 0
     assert (tmp_path / "runs" / "cli_run" / "checkpoints" / "iter_00000002.pt").is_file()
+
+
+def test_missing_perceptual_weights_stop_before_anything_is_written(data, tmp_path):
+    from dsrgan.errors import WeightsNotFoundError
+
+    cfg = tiny(data, tmp_path, "dsrgan_x4.yaml", "loss.perceptual=1.0",
+               f"loss.perceptual_weights={tmp_path / 'missing_vgg19.pth'}")
+    with pytest.raises(WeightsNotFoundError, match="missing_vgg19.pth"):
+        Trainer(cfg).setup()
+    assert not cfg.run_dir.exists()

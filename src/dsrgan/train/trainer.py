@@ -127,6 +127,8 @@ class Trainer:
         if not self.has_detail and (cfg.loss.detail_pixel > 0 or cfg.loss.detail_gan > 0):
             raise ConfigError(f"model {cfg.model.preset} has no detail path, but loss.detail_pixel / "
                               f"loss.detail_gan are non-zero (set them to 0)")
+        # built before anything is written: missing perceptual weights stop the run here
+        self.objective = Objective(cfg.loss, has_detail=self.has_detail, d_img=self.d_img, d_detail=self.d_detail)
 
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,8 +173,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             self.g_train = DDP(g, device_ids=[device.index] if device.type == "cuda" else None)
-        self.objective = Objective(cfg.loss, has_detail=self.has_detail, d_img=self.d_img,
-                                   d_detail=self.d_detail).to(device)
+        self.objective.to(device=device, memory_format=fmt)
         self._make_data()
         if self.dist.is_main:
             from dsrgan.utils.atomic import atomic_write_text
@@ -188,12 +189,10 @@ class Trainer:
                 self._say(f"resumed from {resume_path} at iteration {self.iteration}")
 
     def _make_data(self) -> None:
-        from dsrgan.data.dataset import PatchDataset, ResumableSampler, worker_init
+        from dsrgan.data.dataset import PatchDataset, ResumableSampler, prefer_fork_safe_numba, worker_init
         from dsrgan.data.store import DataError, cached_store
 
         cfg, d = self.cfg, self.cfg.data
-        from dsrgan.data.dataset import prefer_fork_safe_numba
-
         self._mp_context = prefer_fork_safe_numba()  # before any detail map is computed in this process
         if not d.train:
             raise ConfigError("data.train is empty: give one or more folders of HR training images")
