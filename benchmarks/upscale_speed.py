@@ -44,14 +44,16 @@ def _input(size: int):
     img = np.asarray(Image.open(REPO / "assets" / "sample.png").convert("RGB"), dtype=np.float32) / 255
     reps = (size + img.shape[0] - 1) // img.shape[0], (size + img.shape[1] - 1) // img.shape[1]
     tiles = [[img[:: (-1 if i % 2 else 1), :: (-1 if j % 2 else 1)] for j in range(reps[1])] for i in range(reps[0])]
-    return np.ascontiguousarray(np.block([[t for t in row] for row in tiles])[:size, :size])
+    full = np.concatenate([np.concatenate(row, axis=1) for row in tiles], axis=0)
+    return np.ascontiguousarray(full[:size, :size])
 
 
 class _Stop(Exception):
     pass
 
 
-def one_case(preset: str, size: int, mode: str, device: str, dtype: str, max_tiles: int, threads: int | None) -> dict:
+def one_case(preset: str, size: int, mode: str, device: str, dtype: str, max_tiles: int, threads: int | None,
+             untiled_max: int) -> dict:
     """Run one case in this process and return its measurements."""
     import numpy as np
     import torch
@@ -64,15 +66,14 @@ def one_case(preset: str, size: int, mode: str, device: str, dtype: str, max_til
     model = build(PRESETS[preset])
     torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
     up = Upscaler(model, SPECS[PRESETS[preset]], device=device, dtype=dtype, threads=threads)
-    img = _input(size)
-    tile = 0 if mode == "untiled" else None
-    t_tile, n_tile = int(mode[5:]) if mode.startswith("tile=") else None, None
-    if t_tile is not None:
-        tile = t_tile
-    # warm-up on one tile-sized input (first-call kernel selection is not throughput)
-    plan_tile, _ = up.plan(size, size, tile)
-    warm = min(size, plan_tile or size, 128)
-    up.upscale_array(img[:warm, :warm], tile=0)
+    tile = {"untiled": 0, "tiled": None}.get(mode)
+    if tile is None and mode.startswith("tile="):
+        tile = int(mode[5:])
+    run_size = size
+    if mode == "untiled" and size > untiled_max:  # run smaller, scale the time by the pixel count
+        run_size = untiled_max
+    img = _input(run_size)
+    up.upscale_array(img[:32, :32], tile=0)  # warm-up: first-call set-up is not throughput
     if up.device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -83,35 +84,76 @@ def one_case(preset: str, size: int, mode: str, device: str, dtype: str, max_til
         if up.device.type == "cuda":
             torch.cuda.synchronize()
         marks.append(time.perf_counter())
-        nonlocal n_tile
-        n_tile = total
         if max_tiles and done >= max_tiles and done < total:
             raise _Stop
 
     t0 = time.perf_counter()
-    partial = False
+    note = ""
     try:
         out = up.upscale_array(img, tile=tile, progress=progress)
-        assert out.shape == (4 * size, 4 * size, 3) and np.isfinite(out).all()
+        assert out.shape == (4 * run_size, 4 * run_size, 3) and np.isfinite(out).all()
         seconds = time.perf_counter() - t0
+        if run_size != size:
+            seconds *= (size / run_size) ** 2
+            note = f"extrap. from {run_size}x{run_size} (time x pixels; memory not measured)"
     except _Stop:
-        partial = True
-        detail_s = up.last_stats.get("detail_s", 0.0)
-        per_tile = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else marks[0] - t0 - detail_s
-        seconds = (marks[0] - t0) + per_tile * (n_tile - 1)
+        detail_s = up.last_stats["detail_s"]
+        n = up.last_stats["tiles"]
+        if len(marks) > 1:
+            per_tile = (marks[-1] - marks[0]) / (len(marks) - 1)
+            seconds = (marks[0] - t0) + per_tile * (n - 1)
+        else:
+            per_tile = marks[0] - t0 - detail_s
+            seconds = detail_s + per_tile * n
+        note = f"extrap. from {len(marks)} of {n} tiles ({per_tile:.1f} s/tile)"
     stats = up.last_stats
     r = dict(preset=preset, size=size, mode=mode, device=str(up.device), dtype=str(up.dtype).replace("torch.", ""),
-             tile=stats.get("tile"), tiles=n_tile or stats.get("tiles"), work=stats.get("work"),
-             seconds=seconds, mp_per_s=(16 * size * size / 1e6) / seconds, extrapolated=partial,
-             peak_rss_gib=_status("VmHWM") / 2**30, threads=torch.get_num_threads())
+             tile="x".join(map(str, stats["tile_hw"])) if stats.get("tile") else "whole", tiles=stats.get("tiles"),
+             work=stats.get("work"), seconds=seconds, mp_per_s=(16 * size * size / 1e6) / seconds, note=note,
+             peak_rss_gib=None if run_size != size else _status("VmHWM") / 2**30, threads=torch.get_num_threads())
     if up.device.type == "cuda":
         r["cuda_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
     return r
 
 
+def cli_case(preset: str, size: int, threads: int | None) -> dict:
+    """`dsrgan upscale` end to end (read, upscale with defaults, PNG write) on a size x size input: wall, max RSS."""
+    import resource
+    import tempfile
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from dsrgan.archs import PRESETS as SPECS
+    from dsrgan.archs import build
+    from dsrgan.weights import save_model
+
+    with tempfile.TemporaryDirectory() as d:
+        torch.manual_seed(0)
+        model = build(PRESETS[preset])
+        torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
+        save_model(Path(d) / "m.safetensors", model, SPECS[PRESETS[preset]])
+        Image.fromarray((_input(size) * 255 + 0.5).astype(np.uint8)).save(Path(d) / "in.png")
+        cmd = [sys.executable, "-m", "dsrgan", "upscale", str(Path(d) / "in.png"), "-o", str(Path(d) / "out.png"),
+               "--model", str(Path(d) / "m.safetensors")] + (["--threads", str(threads)] if threads else [])
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+        seconds = time.perf_counter() - t
+        if p.returncode != 0:
+            return {"error": p.stderr.strip().splitlines()[-1][:200]}
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return dict(preset=preset, size=size, mode="cli", device="cpu", dtype="float32", tile="auto", tiles=None,
+                work=None, seconds=seconds, mp_per_s=16 * size * size / 1e6 / seconds, peak_rss_gib=rss / 2**30,
+                note="whole command: load, read, upscale, PNG write")
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def _run_subprocess(args: list[str]) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    p = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=_env())
     if p.returncode != 0:
         tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["?"]
         return {"error": tail[0][:200]}
@@ -141,6 +183,15 @@ def machine() -> str:
             f"load average {load:.1f} at start")
 
 
+def _row(r: dict, wall: float) -> str:
+    gpu = f"{r['cuda_peak_gib']:.2f} GiB" if "cuda_peak_gib" in r else "-"
+    rss = f"{r['peak_rss_gib']:.2f} GiB" if r.get("peak_rss_gib") is not None else "-"
+    work = f"{r['work']:.2f}" if r.get("work") else "-"
+    return (f"| {r['preset']} | {r['size']}x{r['size']} | {r['mode']} | {r['dtype']} | {r['tile']} | "
+            f"{r['tiles'] or '-'} | {work} | {r['seconds']:.1f} | {r['mp_per_s']:.3f} | {rss} | {gpu} | "
+            f"{r['note']} (wall {wall:.0f} s) |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -148,51 +199,48 @@ def main() -> int:
     ap.add_argument("--presets", default="lite,full")
     ap.add_argument("--sizes", default="512,2048")
     ap.add_argument("--modes", default="untiled,tiled", help="untiled, tiled (default tile), tile=N")
-    ap.add_argument("--max-tiles", type=int, default=3,
-                    help="on the CPU, extrapolate after this many tiles (0: always run to the end)")
+    ap.add_argument("--max-tiles", type=int, default=0,
+                    help="extrapolate after this many tiles (0: run to the end)")
     ap.add_argument("--full-cpu-max-tiles", type=int, default=1, help="--max-tiles for the full model on the CPU")
+    ap.add_argument("--untiled-max", type=int, default=512,
+                    help="untiled inputs above this size run at this size, time scaled by the pixel count")
+    ap.add_argument("--full-cpu-untiled-max", type=int, default=128, help="--untiled-max for the full model on CPU")
+    ap.add_argument("--cli", default="lite:2048", help="PRESET:SIZE cases of the whole command ('' for none)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         preset, size, mode = args.one
-        print(json.dumps(one_case(preset, int(size), mode, args.device, args.dtype, args.max_tiles, args.threads)))
+        r = (cli_case(preset, int(size), args.threads) if mode == "cli" else
+             one_case(preset, int(size), mode, args.device, args.dtype, args.max_tiles, args.threads, args.untiled_max))
+        print(json.dumps(r))
         return 0
 
-    print(f"machine: {machine()}")
-    rows = []
-    header = (f"{'model':5} {'input':>9} {'mode':9} {'dtype':8} {'tile':>5} {'tiles':>5} {'work':>5} "
-              f"{'seconds':>9} {'out MP/s':>9} {'peak RSS':>9} {'GPU peak':>9}  note")
-    print(header)
-    for preset in args.presets.split(","):
-        for size in (int(s) for s in args.sizes.split(",")):
-            for mode in args.modes.split(","):
-                cpu = args.device == "cpu"
-                if mode == "untiled" and cpu:
-                    need = BYTES_PER_PX[preset] * size * size
-                    if need > 0.7 * _mem_available():
-                        print(f"{preset:5} {size:>4}x{size:<4} {mode:9} {'':8} {'':>5} {'':>5} {'':>5} {'-':>9} "
-                              f"{'-':>9} {'-':>9} {'-':>9}  infeasible: activations need ~{need / 2**30:.0f} GiB "
-                              f"(> 70% of {_mem_available() / 2**30:.0f} GiB available)")
-                        continue
-                max_tiles = args.full_cpu_max_tiles if (cpu and preset == "full") else args.max_tiles
-                if not cpu:
-                    max_tiles = args.max_tiles
-                extra = ["--device", args.device, "--dtype", args.dtype, "--max-tiles", str(max_tiles)]
-                if args.threads:
-                    extra += ["--threads", str(args.threads)]
-                t = time.perf_counter()
-                r = _run_subprocess(["--one", preset, str(size), mode, *extra])
-                if "error" in r:
-                    print(f"{preset:5} {size:>4}x{size:<4} {mode:9} failed: {r['error']}")
-                    continue
-                rows.append(r)
-                gpu = f"{r['cuda_peak_gib']:.2f} GiB" if "cuda_peak_gib" in r else "-"
-                note = "extrap." if r["extrapolated"] else ""
-                print(f"{preset:5} {size:>4}x{size:<4} {mode:9} {r['dtype']:8} {r['tile']!s:>5} {r['tiles']!s:>5} "
-                      f"{r['work'] or 0:5.2f} {r['seconds']:9.1f} {r['mp_per_s']:9.3f} "
-                      f"{r['peak_rss_gib']:6.2f} GiB {gpu:>9}  {note} (wall {time.perf_counter() - t:.0f} s)",
-                      flush=True)
+    print(f"machine: {machine()}\n")
+    print("| model | input | mode | dtype | tile | tiles | work | seconds | out MP/s | peak RSS | GPU peak | note |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    cpu = args.device == "cpu"
+    cases = [(p, int(s), m) for p in args.presets.split(",") for s in args.sizes.split(",")
+             for m in args.modes.split(",")]
+    cases += [(c.split(":")[0], int(c.split(":")[1]), "cli") for c in args.cli.split(",") if c and cpu]
+    for preset, size, mode in cases:
+        full_cpu = cpu and preset == "full"
+        max_tiles = args.full_cpu_max_tiles if full_cpu else args.max_tiles
+        untiled_max = args.full_cpu_untiled_max if full_cpu else args.untiled_max
+        if mode == "untiled" and cpu:
+            need = BYTES_PER_PX[preset] * size * size
+            if need > 0.7 * _mem_available():
+                print(f"| {preset} | {size}x{size} | untiled | | | | | | | | | infeasible here: activations need "
+                      f"~{need / 2**30:.0f} GiB (> 70% of the {_mem_available() / 2**30:.0f} GiB available) |")
+                continue
+        extra = ["--device", args.device, "--dtype", args.dtype, "--max-tiles", str(max_tiles),
+                 "--untiled-max", str(untiled_max)] + (["--threads", str(args.threads)] if args.threads else [])
+        t = time.perf_counter()
+        r = _run_subprocess(["--one", preset, str(size), mode, *extra])
+        if "error" in r:
+            print(f"| {preset} | {size}x{size} | {mode} | failed: {r['error']} |")
+            continue
+        print(_row(r, time.perf_counter() - t), flush=True)
     return 0
 
 

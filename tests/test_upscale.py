@@ -243,3 +243,21 @@ def test_out_of_memory_retries_with_smaller_tiles(bicubic, rng):
 
     with pytest.raises(OutOfMemoryError, match="even with 16-pixel tiles"):
         Upscaler(OOMAbove(limit=10), ArchSpec("rrdbnet", {}), device="cpu").upscale_array(img)
+
+
+def test_detail_layer_is_computed_once_on_the_whole_image(rng, monkeypatch):
+    up = Upscaler(random_dsrgan(TINY), TINY, device="cpu", threads=1)
+    calls = []
+    real = up.detail_map
+    monkeypatch.setattr(up, "detail_map", lambda rgb: calls.append(rgb.shape) or real(rgb))
+    seen = []
+    forward = up.model.forward
+    monkeypatch.setattr(up.model, "forward", lambda lr, det, **kw: seen.append(det.clone()) or forward(lr, det, **kw))
+    img = rng.random((40, 50, 3), dtype=np.float32)
+    up.upscale_array(img, tile=24, tile_overlap=8)
+    assert calls == [(40, 50, 3)] and len(seen) == up.last_stats["tiles"] == 6
+    whole = real(img)[:, :, 0]  # each tile's detail input is a crop of the whole-image map
+    th, tw = up.last_stats["tile_hw"]
+    assert any(np.allclose(s[0, 0].numpy(), whole[:th, :tw]) for s in seen)
+    assert any(np.allclose(s[0, 0].numpy(), whole[-th:, -tw:]) for s in seen)
+    assert not np.allclose(real(img[:th, :tw])[:, :, 0], whole[:th, :tw], atol=1e-3)  # a tile's own map differs

@@ -119,3 +119,12 @@ def test_user_errors_are_one_line(model_file, tmp_path, rng, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["upscale", str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "--model", str(model_file)]) == 2
     assert "no images found" in capsys.readouterr().err
+
+
+def test_python_api_load_once_run_many(model_file, rng):
+    import dsrgan
+
+    up = dsrgan.load_model(model_file, device="cpu")
+    a = (rng.random((5, 7, 3)) * 255).astype(np.uint8)
+    assert up.upscale(a).shape == (20, 28, 3)
+    assert dsrgan.upscale(a, model=model_file).dtype == np.uint8

@@ -93,10 +93,6 @@ class Upscaler:
             if isinstance(dtype, str) else dtype
         if self.device.type == "cpu":
             set_cpu_threads(threads)
-            # Denormal floats (activations ~1e-40, common in deep conv nets) make x86 CPUs up to 30x slower on
-            # some tiles (measured: a 48-px tile of the lite model, 0.1 s vs 10 s); flushing them to zero changes
-            # nothing visible. Process-wide, like the thread count.
-            torch.set_flush_denormal(True)
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
         for p in self.model.parameters():
             p.requires_grad_(False)
