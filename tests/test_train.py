@@ -352,3 +352,26 @@ def test_missing_perceptual_weights_stop_before_anything_is_written(data, tmp_pa
     with pytest.raises(WeightsNotFoundError, match="missing_vgg19.pth"):
         Trainer(cfg).setup()
     assert not cfg.run_dir.exists()
+
+
+def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(data, tmp_path):
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    tr = Trainer(tiny(data, tmp_path, "lite_esrgan_psnr.yaml", "train.iterations=5", "log.checkpoint_every=100"))
+    tr.setup()
+    step = tr.train_step
+
+    def interrupted_step(batch):
+        out = step(batch)
+        if tr.iteration == 1:  # during the 2nd iteration: as if Ctrl-C arrived
+            assert signal.getsignal(signal.SIGINT) == tr.request_stop
+            signal.raise_signal(signal.SIGINT)
+        return out
+
+    tr.train_step = interrupted_step
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    assert [p.name for p in (tr.run_dir / "checkpoints").glob("*.pt")] == ["iter_00000002.pt"]
+    assert "stopped at iteration 2" in (tr.run_dir / "train.log").read_text()
+    assert signal.getsignal(signal.SIGINT) == before

@@ -160,9 +160,15 @@ def prefer_fork_safe_numba() -> str | None:
 
 
 def worker_init(_worker_id: int) -> None:
-    """One thread per DataLoader worker: parallelism comes from the workers, not from threads inside them."""
+    """One thread per DataLoader worker: parallelism comes from the workers, not from threads inside them.
+
+    Workers ignore Ctrl-C: the trainer finishes its step and writes a checkpoint first, then shuts them down.
+    """
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     try:
         import numba

@@ -473,8 +473,17 @@ class Trainer:
         count = 0
         t_start = time.perf_counter()
         t_last, it_last = t_start, self.iteration
+        self._stop_requested = False
+        old_handlers = self._catch_stop_signals()
         try:
             while self.iteration < t.iterations:
+                if self._should_stop():
+                    self.wall_time += time.perf_counter() - t_start
+                    t_start = time.perf_counter()
+                    path = self.save()
+                    ddp.barrier(self.dist)
+                    self._say(f"stopped at iteration {self.iteration}: checkpoint {path}; continue with --resume auto")
+                    raise KeyboardInterrupt
                 batch = next(it_data)
                 terms = self.train_step(batch)
                 self.iteration += 1
@@ -510,5 +519,33 @@ class Trainer:
                 self._say(f"exported {out} (iteration {self.iteration}, wall time {self.wall_time:.0f} s)")
             return out
         finally:
+            self._restore_signals(old_handlers)
             self.log.close()
             del it_data
+
+    # --- stopping cleanly ----------------------------------------------------------------------------------------
+    def request_stop(self, *_args) -> None:
+        """First Ctrl-C / SIGTERM: finish the current iteration, write a checkpoint, stop. A second one is the
+        default action (immediate), since the handlers are restored when the first one arrives."""
+        self._stop_requested = True
+        self._restore_signals(getattr(self, "_handlers", None))
+
+    def _catch_stop_signals(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        self._handlers = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self._handlers
+
+    @staticmethod
+    def _restore_signals(handlers) -> None:
+        import signal
+
+        for sig, h in (handlers or {}).items():
+            signal.signal(sig, h)
+
+    def _should_stop(self) -> bool:
+        """Every rank stops at the same iteration if any of them was asked to."""
+        return not ddp.all_true(not self._stop_requested, self.dist, self.device)
