@@ -375,3 +375,22 @@ def test_ctrl_c_finishes_the_step_and_writes_a_checkpoint(data, tmp_path):
     assert [p.name for p in (tr.run_dir / "checkpoints").glob("*.pt")] == ["iter_00000002.pt"]
     assert "stopped at iteration 2" in (tr.run_dir / "train.log").read_text()
     assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_time_limit_stops_with_checkpoint_and_export(data, tmp_path):
+    import time as _time
+
+    from dsrgan.weights import read_metadata
+
+    cfg = tiny(data, tmp_path, "lite_esrgan_psnr.yaml", "train.iterations=6", "train.time_limit_minutes=0.001")
+    tr = Trainer(cfg)
+    tr.setup()
+    step = tr.train_step
+    tr.train_step = lambda batch: (_time.sleep(0.07), step(batch))[1]  # every step outlasts the 60 ms limit
+    out = tr.fit()
+    assert 1 <= tr.iteration < 6
+    assert read_metadata(out)["training_iterations"] == str(tr.iteration)
+    assert (cfg.run_dir / "checkpoints" / f"iter_{tr.iteration:08d}.pt").is_file()
+    more = Trainer(tiny(data, tmp_path, "lite_esrgan_psnr.yaml", "train.iterations=6"), resume="auto")
+    more.fit()
+    assert more.iteration == 6

@@ -92,6 +92,7 @@ class TrainConfig:
     warmup_frozen_trunk: int = 0  # iterations at the start with the SISR trunk frozen
     nonfinite: Literal["skip", "abort"] = "skip"
     max_nonfinite: int = 100  # abort after this many consecutive skipped steps
+    time_limit_minutes: float = 0.0  # >0: stop this invocation after that long, checkpoint + export (resumable)
 
 
 @dataclass
@@ -246,6 +247,7 @@ def _check_values(cfg: Config) -> None:
     need(o.lr_g > 0 and o.lr_d > 0, "optim.lr_g and optim.lr_d must be > 0")
     need(0 < o.gamma <= 1, f"optim.gamma must be in (0, 1], got {o.gamma}")
     need(o.milestones == sorted(o.milestones), f"optim.milestones must be increasing, got {o.milestones}")
+    need(t.time_limit_minutes >= 0, f"train.time_limit_minutes must be >= 0, got {t.time_limit_minutes}")
     need(0 <= t.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
     for name in ("pixel", "perceptual", "gan", "detail_pixel", "detail_gan", "d_weight"):
         need(getattr(lo, name) >= 0, f"loss.{name} must be >= 0, got {getattr(lo, name)}")

@@ -475,8 +475,20 @@ class Trainer:
         t_last, it_last = t_start, self.iteration
         self._stop_requested = False
         old_handlers = self._catch_stop_signals()
+        deadline = time.perf_counter() + 60.0 * t.time_limit_minutes if t.time_limit_minutes > 0 else None
         try:
             while self.iteration < t.iterations:
+                if deadline is not None and not ddp.all_true(time.perf_counter() < deadline, self.dist, self.device):
+                    self._say(f"time limit of {t.time_limit_minutes:g} min reached at iteration {self.iteration}; "
+                              "continue later with --resume auto")
+                    if lg.val_every > 0:
+                        self.validate()
+                        ddp.barrier(self.dist)
+                    self.wall_time += time.perf_counter() - t_start
+                    t_start = time.perf_counter()
+                    self.save()
+                    ddp.barrier(self.dist)
+                    break
                 if self._should_stop():
                     self.wall_time += time.perf_counter() - t_start
                     t_start = time.perf_counter()
