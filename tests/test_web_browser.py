@@ -51,10 +51,10 @@ def browser():
         b.close()
 
 
-def _serve(model: str, **config):
+def _serve(model: str, others=(), **config):
     from dsrgan.inference.api import load_model
 
-    pool = ModelPool(lambda name: load_model(name, device="cpu", dtype="fp32"), model)
+    pool = ModelPool(lambda name: load_model(name, device="cpu", dtype="fp32"), model, others)
     pool.get(model)
     return BackgroundServer(create_app(pool, ServeConfig(**config), allowed_hosts=LOOPBACK_HOSTS))
 
@@ -227,8 +227,10 @@ def test_screenshot_for_the_docs(browser, tiny_model_file, tmp_path):  # noqa: F
     source = Path(os.environ.get("DSRGAN_WEB_IMAGE") or SET5_WOMAN.with_name("babyx4.png"))
     if not source.is_file():
         pytest.skip(f"{source} is missing (set DSRGAN_WEB_IMAGE)")
-    with _serve(model) as url:
-        context = browser.new_context(viewport={"width": 1100, "height": 1000}, device_scale_factor=1)
+    from dsrgan.web.models import bundled_model_names
+
+    with _serve(model, bundled_model_names(model)) as url:  # the model list as `dsrgan serve` offers it
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
         pg = context.new_page()
         pg.set_default_timeout(TIMEOUT_MS * 3)
         pg.goto(url + "/")
