@@ -221,11 +221,15 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
         for blk in range(b0, b1):
             j0 = blk * BLOCK
             nb = min(BLOCK, q - j0)
+            # 1-D row slices: with src[k, j0 + j] numba's negative-index wraparound on j0 + j made LLVM load
+            # lane by lane (vinsertps) instead of one vector load
+            s0 = src[0, j0:j0 + nb]
+            c0row = c[0, j0:j0 + nb]
             for j in range(nb):
-                c0 = ltf * c[0, j0 + j] if p > 1 else np.float32(0.0)
+                c0 = ltf * c0row[j] if p > 1 else np.float32(0.0)
                 inv = one / (one + c0)
                 t = -c0 * inv
-                v = src[0, j0 + j] * inv
+                v = s0[j] * inv
                 cp[0, j] = t
                 yb[0, j] = v
                 pcp[j] = t
@@ -233,12 +237,14 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
                 pc[j] = c0
             for k in range(1, p):
                 last = k == p - 1
+                sk = src[k, j0:j0 + nb]
+                ckrow = c[k, j0:j0 + nb]
                 for j in range(nb):
                     cprev = pc[j]
-                    ck = np.float32(0.0) if last else ltf * c[k, j0 + j]
+                    ck = np.float32(0.0) if last else ltf * ckrow[j]
                     inv = one / (one + cprev + ck + cprev * pcp[j])
                     t = -ck * inv
-                    v = (src[k, j0 + j] + cprev * py[j]) * inv
+                    v = (sk[j] + cprev * py[j]) * inv
                     cp[k, j] = t
                     yb[k, j] = v
                     pcp[j] = t
@@ -255,12 +261,14 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
                         yb[k, j] = _exp2(es * yb[k, j])
             if transpose:
                 for j in range(nb):
+                    drow = dst[j0 + j]
                     for k in range(p):
-                        dst[j0 + j, k] = yb[k, j]
+                        drow[k] = yb[k, j]
             else:
                 for k in range(p):
+                    drow = dst[k, j0:j0 + nb]
                     for j in range(nb):
-                        dst[k, j0 + j] = yb[k, j]
+                        drow[j] = yb[k, j]
 
 
 SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
