@@ -7,7 +7,7 @@ release the GIL and are run on row/column shares from plain threads (see _parall
 Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured table):
 - prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
           log2 is a polynomial on the float32 bit pattern (libm log2f is scalar here: no SVML), within 4 ulp.
-- sweeps: Thomas over a block of 32 lines at once, so that each elimination step is a contiguous SIMD loop
+- sweeps: Thomas over a block of 64 lines at once, so that each elimination step is a contiguous SIMD loop
           across lines. Each pass writes its result transposed, so the next pass (the other direction) again
           sweeps down axis 0: horizontal and vertical passes are the same kernel and no transpose is separate.
 - exp:    base**x with a polynomial exp2 on the bit pattern, fused into the last pass.
