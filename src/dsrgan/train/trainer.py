@@ -438,8 +438,14 @@ class Trainer:
             "training_losses": json.dumps({k: getattr(cfg.loss, k) for k in
                                            ("pixel", "perceptual", "gan", "detail_pixel", "detail_gan")}),
             "training_ema_decay": str(cfg.train.ema_decay),
+            "training_optim": json.dumps({"lr_g": cfg.optim.lr_g, "lr_d": cfg.optim.lr_d,
+                                          "milestones": cfg.optim.milestones, "gamma": cfg.optim.gamma}),
             "training_init": str(self.init_source),
         }
+        if self.opt_d:
+            info["training_discriminators"] = json.dumps({"img": self.d_img is not None,
+                                                          "detail": self.d_detail is not None,
+                                                          **cfg.model.discriminator_params})
         if cfg.loss.perceptual > 0:
             net = cfg.loss.perceptual_net
             info["training_perceptual"] = (f"{net} {cfg.loss.perceptual_layer}"
