@@ -2,4 +2,5 @@ import sys
 
 from dsrgan.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # guarded: spawned DataLoader workers import this module
+    sys.exit(main())
