@@ -28,11 +28,21 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return rgb @ _LUMA
 
 
-def _quantize(x: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(x: np.ndarray, bit_depth: int, *, gray: bool = False, band: int = 256) -> np.ndarray:
+    """float [0, 1] (H x W or H x W x 3) -> uint8 / uint16, rounding half away from zero like to_uint8.
+
+    `gray=True` takes the BT.601 luma of H x W x 3 first. Works in bands of rows, so that an 8192 x 8192 result
+    needs no full-size float64 temporaries (write_image's own float path makes several).
+    """
     peak = 65535.0 if bit_depth == 16 else 255.0
-    # half away from zero, as MATLAB and dsrgan.imaging.to_uint8 do; x is non-negative here
-    q = np.floor(np.clip(x, 0.0, 1.0) * peak + 0.5)
-    return q.astype(np.uint16 if bit_depth == 16 else np.uint8)
+    shape = x.shape[:2] if gray else x.shape
+    out = np.empty(shape, dtype=np.uint16 if bit_depth == 16 else np.uint8)
+    for r in range(0, x.shape[0], band):
+        part = x[r:r + band].astype(np.float64)
+        if gray:
+            part = part @ _LUMA.astype(np.float64)
+        out[r:r + band] = np.floor(np.clip(part, 0.0, 1.0) * peak + 0.5)
+    return out
 
 
 # --- numpy -------------------------------------------------------------------------------------------------
@@ -79,7 +89,7 @@ def to_numpy(rgb: np.ndarray, alpha: np.ndarray | None, like: Planes, ndim: int)
         out = out[:, :, 0]
     if like.bit_depth == 32:
         return np.clip(out, 0.0, 1.0).astype(np.float32)
-    return _quantize(out, like.bit_depth)
+    return quantize(out, like.bit_depth)
 
 
 # --- PIL ---------------------------------------------------------------------------------------------------
@@ -121,7 +131,7 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None, like: Planes, mode: str):
     if mode == "F":
         return Image.fromarray(to_gray(rgb).astype(np.float32))
     if mode.startswith("I;16") or mode == "I":
-        g = _quantize(to_gray(rgb), 16)
+        g = quantize(rgb, 16, gray=True)
         img = Image.fromarray(g)  # I;16
         return img if mode.startswith("I;16") else img.convert("I")
     arr = to_numpy(rgb, alpha, Planes(rgb, alpha, 8, like.grayscale), ndim=3)

@@ -316,12 +316,18 @@ class Upscaler:
         img = read_image(path)
         rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
         bit_depth = img.bit_depth
-        if output.suffix.lower() in (".jpg", ".jpeg"):
-            bit_depth = 8
-            if alpha is not None:  # JPEG has no alpha: composite over white rather than over black
-                rgb = rgb * alpha[:, :, None] + (1.0 - alpha[:, :, None])
-                alpha = None
-        write_image(output, rgb, alpha=alpha, bit_depth=bit_depth, grayscale=img.grayscale, quality=quality,
+        ext = output.suffix.lower()
+        if ext in (".jpg", ".jpeg", ".webp", ".bmp"):
+            bit_depth = 8  # 8-bit formats
+        if ext in (".jpg", ".jpeg") and alpha is not None:  # no alpha in JPEG: composite over white, not black
+            rgb *= alpha[:, :, None]
+            rgb += 1.0 - alpha[:, :, None]
+            alpha = None
+        # quantised here in bands: the float result is freed before encoding (8192^2 x 3 float32 = 805 MB)
+        pixels = convert.quantize(rgb, bit_depth, gray=img.grayscale)
+        del rgb
+        alpha_q = None if alpha is None else convert.quantize(alpha, bit_depth)
+        write_image(output, pixels, alpha=alpha_q, bit_depth=bit_depth, grayscale=img.grayscale, quality=quality,
                     inputs=(path,), overwrite=overwrite)
         return output
 
