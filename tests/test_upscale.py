@@ -138,6 +138,10 @@ def test_upscale_path_never_writes_over_its_input(tiny, rng, tmp_path):
         tiny.upscale(src, output=src)
     assert src.read_bytes() == before
     assert tiny.upscale(src) == tmp_path / "a_x4.png"
+    from dsrgan.errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError):
+        tiny.upscale(src, overwrite=False)
 
 
 # --- alpha ---------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsrgan.errors import DsrganError, ImageError
+from dsrgan.errors import DsrganError, ImageError, OutputExistsError
 from dsrgan.inference import convert
 from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
 
@@ -313,6 +313,8 @@ class Upscaler:
             s = kwargs.get("outscale") or self.scale
             output = path.with_name(f"{path.stem}_x{s:g}.png")
         output = Path(output)
+        if not overwrite and output.exists():  # before the compute, not after
+            raise OutputExistsError(f"{output}: already exists (pass overwrite=True to replace it)")
         img = read_image(path)
         rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
         bit_depth = img.bit_depth
