@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dsrgan.archs.blocks import RRDB, conv3x3, scaled_kaiming_
+from dsrgan.archs.blocks import RRDB, conv3x3
 
 
 def upsample2(x: torch.Tensor) -> torch.Tensor:
@@ -38,8 +38,8 @@ class RRDBTrunk(nn.Module):
         self.conv_hr = conv3x3(up, up)
         self.conv_last = conv3x3(up, out_channels)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
-        for m in (self.conv_first, self.conv_body, self.conv_up1, self.conv_up2, self.conv_hr, self.conv_last):
-            scaled_kaiming_(m, 1.0)
+        # Convs outside the RRDBs keep PyTorch's default init, as ESRGAN does: kaiming-normal there made a fresh
+        # 23-block network output values with std ~40, and the first training iterations were spent undoing that.
 
     def lr_features(self, lr: torch.Tensor, taps: tuple[int, ...] = ()) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """LR-size trunk features after the global skip, and the outputs of the (1-based) blocks in `taps`."""
