@@ -148,6 +148,34 @@ def cli_case(preset: str, size: int, threads: int | None) -> dict:
                 note="whole command: load, read, upscale, PNG write")
 
 
+def per_pixel(preset: str, tile: int, whole: int, reps: int, threads: int | None) -> None:
+    """Network speed per input pixel of a tile-sized input vs a large whole input, interleaved so that a busy
+    machine's load affects both alike; the min of the repeats is the speed."""
+    import torch
+
+    from dsrgan.archs import build
+
+    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+    torch.manual_seed(0)
+    model = build(PRESETS[preset]).eval()
+    torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
+
+    def run(n: int) -> float:
+        x, d = torch.rand(1, 3, n, n), torch.randn(1, 1, n, n) * 0.3
+        t = time.perf_counter()
+        with torch.inference_mode():
+            model(x, d)
+        return (time.perf_counter() - t) / (n * n) * 1e6
+
+    run(32)
+    a, b = [], []
+    for _ in range(reps):
+        a.append(run(tile))
+        b.append(run(whole))
+        print(f"{preset}: {tile}-px tile {a[-1]:.1f} us/px, whole {whole}x{whole} {b[-1]:.1f} us/px", flush=True)
+    print(f"{preset}: min {min(a):.1f} vs {min(b):.1f} us/px, tile/whole = {min(a) / min(b):.3f}")
+
+
 def _env() -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
@@ -207,6 +235,8 @@ def main() -> int:
     ap.add_argument("--full-cpu-untiled-max", type=int, default=128, help="--untiled-max for the full model on CPU")
     ap.add_argument("--cli", default="lite:2048", help="PRESET:SIZE cases of the whole command ('' for none)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--per-pixel", default=None, metavar="PRESET:TILE:WHOLE:REPS",
+                    help="only compare per-pixel speed of a TILE-px input with a WHOLE-px one, e.g. lite:355:512:3")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -217,6 +247,10 @@ def main() -> int:
         return 0
 
     print(f"machine: {machine()}\n")
+    if args.per_pixel:
+        preset, tile, whole, reps = args.per_pixel.split(":")
+        per_pixel(preset, int(tile), int(whole), int(reps), args.threads)
+        return 0
     print("| model | input | mode | dtype | tile | tiles | work | seconds | out MP/s | peak RSS | GPU peak | note |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     cpu = args.device == "cpu"
