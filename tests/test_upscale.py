@@ -265,3 +265,11 @@ def test_detail_layer_is_computed_once_on_the_whole_image(rng, monkeypatch):
     assert any(np.allclose(s[0, 0].numpy(), whole[:th, :tw]) for s in seen)
     assert any(np.allclose(s[0, 0].numpy(), whole[-th:, -tw:]) for s in seen)
     assert not np.allclose(real(img[:th, :tw])[:, :, 0], whole[:th, :tw], atol=1e-3)  # a tile's own map differs
+
+
+def test_default_overlap_follows_the_trunk_depth():
+    from dsrgan.archs import PRESETS
+    from dsrgan.inference.upscaler import default_overlap
+
+    assert default_overlap(PRESETS["dsrgan-lite-x4"]) == 16  # 6 blocks: < 1/255 from 12 on (docs/upscaling.md)
+    assert default_overlap(PRESETS["dsrgan-x4"]) == 24  # 23 blocks: 16 gave 3.5/255, 24 gave 0.38/255

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
-from dsrgan.inference.upscaler import DEFAULT_OVERLAP, Upscaler
+from dsrgan.inference.upscaler import DEFAULT_OVERLAP, Upscaler, default_overlap
 
-__all__ = ["Upscaler", "load_model", "upscale", "DEFAULT_OVERLAP"]
+__all__ = ["Upscaler", "load_model", "upscale", "DEFAULT_OVERLAP", "default_overlap"]
 
 
 def load_model(name_or_path: str | os.PathLike = "default", *, device: str = "auto", dtype: str = "auto",
-               threads: int | None = None, tile: int | None = None, tile_overlap: int = DEFAULT_OVERLAP,
+               threads: int | None = None, tile: int | None = None, tile_overlap: int | None = None,
                memory_budget: int | None = None) -> Upscaler:
     """Load a bundled model by name ("default") or a weight file, once; the Upscaler runs it many times.
 

@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=int, default=None, metavar="N",
                    help="tile size in input pixels; 0 = whole image at once (default: chosen from free memory)")
     p.add_argument("--tile-overlap", type=int, default=None, metavar="N",
-                   help="overlap of neighbouring tiles in input pixels (default: 16, see docs/upscaling.md)")
+                   help="overlap of neighbouring tiles in input pixels (default: 16, 24 for deep models such as the "
+                        "23-block full model; see docs/upscaling.md)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto = fp32 on CPU, bf16/fp16 on CUDA when the model supports it (default: %(default)s)")
