@@ -34,17 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
 
 
-def _is_under(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
-
-
 def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, str]]]:
     """(input, picture, raw or None) triples, and (path, reason) for inputs that do not exist."""
-    from dsrgan.utils.files import expand_inputs
+    from dsrgan.utils.files import expand_inputs, is_under
 
     out_arg = Path(args.output)
     items: list[tuple[Path, Path]] = []
@@ -57,7 +49,7 @@ def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, s
             continue
         if Path(raw).is_dir():  # never pick up our own outputs when OUTPUT lies inside an input folder
             roots = [out_arg.resolve()] + ([Path(args.raw).resolve()] if args.raw else [])
-            found = [(f, r) for f, r in found if not any(_is_under(f.resolve(), root) for root in roots)]
+            found = [(f, r) for f, r in found if not any(is_under(f.resolve(), root) for root in roots)]
         items.extend(found)
     one_file = len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
     file_out = one_file and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir()

@@ -41,18 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all usable cores)")
 
 
-def _is_under(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
-
-
 def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """(input, output) pairs, and (path, reason) for inputs that cannot be processed at all."""
     from dsrgan.errors import DsrganError
-    from dsrgan.utils.files import expand_inputs
+    from dsrgan.utils.files import expand_inputs, is_under
 
     if args.outscale is not None and not (0 < args.outscale <= 16):
         raise DsrganError(f"--outscale must be in (0, 16], got {args.outscale}")
@@ -67,7 +59,7 @@ def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]
             failed.append((Path(raw), "no such file or folder"))
             continue
         if Path(raw).is_dir():  # don't pick up our own outputs when OUTPUT lies inside an input folder
-            found = [(f, r) for f, r in found if not _is_under(f.resolve(), out_root)]
+            found = [(f, r) for f, r in found if not is_under(f.resolve(), out_root)]
         items.extend(found)
     suffix = args.suffix
     if suffix is None:

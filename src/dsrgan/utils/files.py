@@ -12,6 +12,15 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def is_under(path: Path, folder: Path) -> bool:
+    """Whether `path` lies inside `folder` (both taken as given: resolve them first if needed)."""
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
 def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Image files under `folder`, sorted, hidden files and our own temporary files skipped."""
     folder = Path(folder)
