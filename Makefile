@@ -33,7 +33,7 @@ test-setup: $(TEST_STAMP)
 demo: setup
 	@mkdir -p outputs
 	$(VENV)/bin/dsrgan upscale assets/sample.png -o outputs/ --overwrite
-	@echo "demo output written to outputs/ (see: ls outputs/)"
+	@echo "demo: wrote outputs/sample_x4.png (x4 of assets/sample.png, bundled dsrgan-lite-x4)"
 
 test: test-setup
 	$(PY) -m pytest -q
