@@ -6,8 +6,6 @@ Usage: python benchmarks/bench_imaging.py [--repeat N]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -61,15 +59,9 @@ def main():
             add(f"write_image {ext} {depth}-bit 2040x1356",
                 lambda p=p, depth=depth: write_image(p, f32, bit_depth=depth))
             add(f"read_image  {ext} {depth}-bit 2040x1356", lambda p=p: read_image(p))
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    print(f"machine: {cpu}, {os.cpu_count()} cores; numpy {np.__version__}, torch {torch.__version__} "
+    from dsrgan.utils.machine import describe
+
+    print(f"machine: {describe()}; numpy {np.__version__}, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
     print(f"{'operation':<48} {'best ms':>9} {'median ms':>10}")
     for name, best, med in rows:

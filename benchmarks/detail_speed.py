@@ -48,16 +48,6 @@ def timeit(fn, repeat: int, warmup: int = 2) -> tuple[float, float]:
     return statistics.median(ts) * 1e3, min(ts) * 1e3
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def test_picture(path: str | None) -> tuple[np.ndarray, str]:
     from PIL import Image
 
@@ -124,6 +114,8 @@ def main(argv=None) -> int:
         rows.append((name, med, best))
         print(f"  {name:<58} {med:9.1f} {best:9.1f}", flush=True)
         return best
+
+    from dsrgan.utils.machine import cpu_model
 
     print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, E threads "
           f"{fast._threads(h, w)}, load average {os.getloadavg()[0]:.2f} at start")

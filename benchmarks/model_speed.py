@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -79,19 +78,6 @@ def run_one(name: str, side: int, device_name: str, dtype_name: str, threads: in
                 s_per_mpx=seconds / (side * side / 1e6), gflops=flops / seconds / 1e9, mem_mb=mem)
 
 
-def machine(device_name: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import torch
-
-    gpu = f", GPU {torch.cuda.get_device_name()}" if device_name == "cuda" else ""
-    return f"{cpu}, {os.cpu_count()} logical CPUs{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--device", default="cpu")
@@ -117,7 +103,10 @@ def main():
     # the reference: a plain 64->64 3x3 conv on a 128x128 map (big enough to run at full speed), same run
     peak = one(f"conv64:{args.peak_side}")
     rows = [peak] + [one(item) for item in args.models.split(",")]
-    print(f"machine: {machine(args.device)}; device {args.device}, {args.dtype}, {args.threads} threads, "
+    from dsrgan.utils.machine import describe
+
+    where = describe(gpu=args.device == "cuda")
+    print(f"machine: {where}; device {args.device}, {args.dtype}, {args.threads} threads, "
           f"best of {args.repeat}; 1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'model':<16} {'LR size':>8} {'params':>11} {'MFLOP/px':>9} {'s/LR Mpx':>9} {'GFLOP/s':>8} "
           f"{'% of conv':>9} {'peak mem MB':>11}")

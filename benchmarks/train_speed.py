@@ -12,8 +12,6 @@ weights here (timing only: the real weights are not available offline). Prints a
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,22 +19,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {cores} cores{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def loader_rate(store, variant: str | None, workers: int, batch: int, batches: int) -> float:
@@ -135,7 +117,9 @@ def main() -> int:
     if not data.is_dir():
         print(f"no training data at {data} (--data FOLDER)", file=sys.stderr)
         return 2
-    print(f"machine: {machine()}")
+    from dsrgan.utils.machine import describe
+
+    print(f"machine: {describe()}")
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         t = time.perf_counter()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -196,21 +195,6 @@ def _mem_available() -> int:
     return 0
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import torch
-
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    load = os.getloadavg()[0]
-    return (f"{cpu}, {len(os.sched_getaffinity(0))} usable cores{gpu}, torch {torch.__version__}, "
-            f"load average {load:.1f} at start")
-
-
 def _row(r: dict, wall: float) -> str:
     gpu = f"{r['cuda_peak_gib']:.2f} GiB" if "cuda_peak_gib" in r else "-"
     rss = f"{r['peak_rss_gib']:.2f} GiB" if r.get("peak_rss_gib") is not None else "-"
@@ -246,7 +230,9 @@ def main() -> int:
         print(json.dumps(r))
         return 0
 
-    print(f"machine: {machine()}\n")
+    from dsrgan.utils.machine import describe
+
+    print(f"machine: {describe()}\n")
     if args.per_pixel:
         preset, tile, whole, reps = args.per_pixel.split(":")
         per_pixel(preset, int(tile), int(whole), int(reps), args.threads)
