@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 
 
 def cpu_model() -> str:
@@ -26,9 +25,11 @@ def describe(gpu: bool | None = None) -> str:
     """CPU model, usable cores, GPU (when `gpu`, or when CUDA is available and `gpu` is None), torch and Python
     versions, and the load average at the time of the call (timings on a busy machine are not comparable)."""
     parts = [cpu_model(), f"{usable_cores()} usable cores"]
-    if "torch" in sys.modules or gpu:
+    try:
         import torch
-
+    except ImportError:
+        torch = None
+    if torch is not None:
         if gpu or (gpu is None and torch.cuda.is_available()):
             parts.append(f"GPU {torch.cuda.get_device_name()}")
         parts.append(f"torch {torch.__version__}")
