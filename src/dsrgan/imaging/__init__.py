@@ -6,7 +6,7 @@ when it is used.
 
 from __future__ import annotations
 
-import importlib
+from dsrgan.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "imresize": "dsrgan.imaging.resize",
@@ -20,17 +20,4 @@ _EXPORTS = {
     "DEFAULT_MAX_PIXELS": "dsrgan.imaging.io",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):  # PEP 562 lazy exports
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsrgan.imaging' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports("dsrgan.imaging", globals(), _EXPORTS)

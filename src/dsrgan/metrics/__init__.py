@@ -6,7 +6,7 @@ See docs/metrics.md for the protocol each number follows.
 
 from __future__ import annotations
 
-import importlib
+from dsrgan.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "psnr_y": "dsrgan.metrics.fidelity",
@@ -21,17 +21,4 @@ _EXPORTS = {
     "pi": "dsrgan.metrics.perceptual_index",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsrgan.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports("dsrgan.metrics", globals(), _EXPORTS)
