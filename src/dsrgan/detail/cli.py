@@ -36,21 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, str]]]:
     """(input, picture, raw or None) triples, and (path, reason) for inputs that do not exist."""
-    from dsrgan.utils.files import expand_inputs, is_under
+    from dsrgan.utils.files import gather_inputs
 
     out_arg = Path(args.output)
-    items: list[tuple[Path, Path]] = []
-    failed: list[tuple[Path, str]] = []
-    for raw in args.inputs:
-        try:
-            found = expand_inputs([raw])
-        except FileNotFoundError:
-            failed.append((Path(raw), "no such file or folder"))
-            continue
-        if Path(raw).is_dir():  # never pick up our own outputs when OUTPUT lies inside an input folder
-            roots = [out_arg.resolve()] + ([Path(args.raw).resolve()] if args.raw else [])
-            found = [(f, r) for f, r in found if not any(is_under(f.resolve(), root) for root in roots)]
-        items.extend(found)
+    # never pick up our own outputs when OUTPUT (or --raw) lies inside an input folder
+    items, failed = gather_inputs(args.inputs, exclude=[out_arg] + ([args.raw] if args.raw else []))
     one_file = len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
     file_out = one_file and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir()
     raw_file = one_file and args.raw is not None and Path(args.raw).suffix.lower() == ".npy"

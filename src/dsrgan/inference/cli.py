@@ -44,23 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """(input, output) pairs, and (path, reason) for inputs that cannot be processed at all."""
     from dsrgan.errors import DsrganError
-    from dsrgan.utils.files import expand_inputs, is_under
+    from dsrgan.utils.files import gather_inputs
 
     if args.outscale is not None and not (0 < args.outscale <= 16):
         raise DsrganError(f"--outscale must be in (0, 16], got {args.outscale}")
     out_arg = Path(args.output)
-    failed: list[tuple[Path, str]] = []
-    items: list[tuple[Path, Path]] = []
-    out_root = out_arg.resolve()
-    for raw in args.inputs:
-        try:
-            found = expand_inputs([raw])
-        except FileNotFoundError:
-            failed.append((Path(raw), "no such file or folder"))
-            continue
-        if Path(raw).is_dir():  # don't pick up our own outputs when OUTPUT lies inside an input folder
-            found = [(f, r) for f, r in found if not is_under(f.resolve(), out_root)]
-        items.extend(found)
+    # don't pick up our own outputs when OUTPUT lies inside an input folder
+    items, failed = gather_inputs(args.inputs, exclude=[out_arg])
     suffix = args.suffix
     if suffix is None:
         suffix = f"_x{args.outscale:g}" if args.outscale is not None else "_x4"

@@ -28,6 +28,25 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
     return sorted(p for p in folder.glob(pattern) if p.is_file() and is_image_path(p))
 
 
+def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLike] = (),
+                  recursive: bool = True) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """Like expand_inputs, one input at a time: (file, relative path) pairs, and (path, reason) for inputs that
+    do not exist. Files found in folders under any `exclude` root (our own output folders) are left out."""
+    roots = [Path(e).resolve() for e in exclude]
+    items: list[tuple[Path, Path]] = []
+    missing: list[tuple[Path, str]] = []
+    for raw in inputs:
+        try:
+            found = expand_inputs([raw], recursive)
+        except FileNotFoundError:
+            missing.append((Path(raw), "no such file or folder"))
+            continue
+        if Path(raw).is_dir():
+            found = [(f, r) for f, r in found if not any(is_under(f.resolve(), root) for root in roots)]
+        items.extend(found)
+    return items, missing
+
+
 def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = True) -> list[tuple[Path, Path]]:
     """Expand files and folders into (file, path relative to its root) pairs, keeping folder layouts.
 
