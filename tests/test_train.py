@@ -394,3 +394,19 @@ def test_time_limit_stops_with_checkpoint_and_export(data, tmp_path):
     more = Trainer(tiny(data, tmp_path, "lite_esrgan_psnr.yaml", "train.iterations=6"), resume="auto")
     more.fit()
     assert more.iteration == 6
+
+
+def test_discriminator_warmup_keeps_the_generator_and_then_releases_it(data, tmp_path):
+    """train.warmup_d_only: during the first iterations only D_ID and D_DD change; afterwards G learns again."""
+    cfg = tiny(data, tmp_path, "dsrgan_x4.yaml", "train.warmup_d_only=2", "train.iterations=2")
+    tr = Trainer(cfg)
+    tr.setup()
+    g0 = {n: p.detach().clone() for n, p in tr.g.named_parameters()}
+    d0 = {n: p.detach().clone() for n, p in tr.d_detail.named_parameters()}
+    tr.fit()
+    assert all(torch.equal(p.detach(), g0[n]) for n, p in tr.g.named_parameters())
+    assert any(not torch.equal(p.detach(), d0[n]) for n, p in tr.d_detail.named_parameters())
+    cfg3 = tiny(data, tmp_path / "b", "dsrgan_x4.yaml", "train.warmup_d_only=2", "train.iterations=3")
+    tr3 = Trainer(cfg3)
+    tr3.fit()
+    assert any(not torch.equal(p.detach(), g0[n]) for n, p in tr3.g.named_parameters())

@@ -90,6 +90,7 @@ class TrainConfig:
     threads: int = 0  # CPU intra-op threads (0: all cores)
     ema_decay: float = 0.0  # 0: no EMA; else the exported weights are the EMA
     warmup_frozen_trunk: int = 0  # iterations at the start with the SISR trunk frozen
+    warmup_d_only: int = 0  # GAN stage: iterations at the start in which only the discriminators learn
     nonfinite: Literal["skip", "abort"] = "skip"
     max_nonfinite: int = 100  # abort after this many consecutive skipped steps
     time_limit_minutes: float = 0.0  # >0: stop this invocation after that long, checkpoint + export (resumable)

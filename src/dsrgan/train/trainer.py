@@ -331,15 +331,19 @@ class Trainer:
         for d in (self.d_img, self.d_detail):
             if d is not None:
                 d.requires_grad_(False)
-        with self._autocast():
+        # fresh discriminators against a trained generator: let them learn alone first (no G step, no EMA step)
+        d_only = self.gan and self.iteration < self.cfg.train.warmup_d_only
+        with self._autocast(), (torch.no_grad() if d_only else contextlib.nullcontext()):
             if self.has_detail:
                 sr, dsr = self.g_train(lr, dlr)
             else:
                 sr, dsr = self.g_train(lr), None
-            terms = self.objective.generator_terms(sr, hr, dsr, dhr)
+            terms = {} if d_only else self.objective.generator_terms(sr, hr, dsr, dhr)
         total = sum(terms.values())
         logged = {k: v.detach() for k, v in terms.items()}
-        if self._finite(total, terms, "generator"):
+        if d_only:
+            g_ok = True
+        elif self._finite(total, terms, "generator"):
             self.opt_g.zero_grad(set_to_none=True)
             self.scaler_g.scale(total).backward()
             if self.iteration < self.cfg.train.warmup_frozen_trunk:
