@@ -10,8 +10,8 @@ from dsrgan.errors import ConfigError
 from dsrgan.train.config import Config, apply_overrides, dump_yaml, from_dict, load_config, load_raw
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PAPER = ["dsrgan_x4", "ablation_no1", "ablation_no2", "ablation_no3", "ablation_no4", "dsrgan_gif_x4",
-         "dsrgan_msdm_x4", "psnr_x4"]
+PAPER = ["dsrgan_x4", "ablation_no1", "ablation_no1_parity", "ablation_no2", "ablation_no3", "ablation_no4",
+         "dsrgan_gif_x4", "dsrgan_msdm_x4", "psnr_x4"]
 LITE = ["lite_dsrgan_psnr", "lite_dsrgan_gan", "lite_esrgan_psnr", "lite_esrgan_gan"]
 
 
@@ -41,6 +41,9 @@ def test_ablations_differ_from_the_paper_config_as_table_i_says():
     no1, no2, no3 = (load_config(CONFIGS / f"ablation_no{i}.yaml") for i in (1, 2, 3))
     assert full.model.preset == "dsrgan-x4"
     assert no1.model.preset == "esrgan-x4-27b" and no1.loss.detail_pixel == no1.loss.detail_gan == 0
+    parity = load_config(CONFIGS / "ablation_no1_parity.yaml")
+    assert parity.model.preset == "esrgan-x4-32b"  # the parameter-matched baseline: only the block count differs
+    assert (parity.loss, parity.optim, parity.train, parity.init) == (no1.loss, no1.optim, no1.train, no1.init)
     assert no2.model.preset == "dsrgan-x4-noattn" and no2.loss.detail_pixel == 0.5 and no2.loss.detail_gan == 0
     assert no3.model.preset == "dsrgan-x4-noattn" and no3.loss.detail_gan == 0.005
     for c in (no1, no2, no3):  # everything else is the paper's recipe
