@@ -1,11 +1,14 @@
 """Image I/O: round trips (8/16-bit, gray, alpha), modes, EXIF orientation, bad input, safe writes.
 
 Independent oracles: Pillow (reading our files, writing the inputs, exif_transpose), libtiff (LZW encoding) and
-a straightforward transcription of the PNG filter/interlace definitions for hand-built 16-bit files."""
+a straightforward transcription of the PNG filter/interlace definitions for hand-built 16-bit files (decoded by
+OpenCV's libpng/libtiff, so these check our use of it: channel order, alpha, orientation, metadata)."""
 
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -49,7 +52,9 @@ def test_lossless_round_trip_is_exact(tmp_path, rng, ext, channels, bit_depth):
     write_image(path, colour / top, alpha=None if alpha is None else alpha / top, bit_depth=bit_depth,
                 grayscale=gray)
     got = read_image(path)
-    assert (got.bit_depth, got.grayscale, got.alpha is not None) == (bit_depth, gray, alpha is not None)
+    # 16-bit gray+alpha is stored as RGBA with the gray replicated (no library writes it): values stay exact
+    stored_gray = gray and not (channels == 2 and bit_depth == 16)
+    assert (got.bit_depth, got.grayscale, got.alpha is not None) == (bit_depth, stored_gray, alpha is not None)
     assert got.rgb.dtype == np.float32 and got.rgb.shape == (23, 31, 3)
     q = _u8 if bit_depth == 8 else _u16
     want = np.repeat(colour[..., None], 3, 2) if gray else colour
@@ -164,6 +169,54 @@ def test_16bit_png_all_filters_and_adam7(tmp_path, rng, interlace):
     np.testing.assert_array_equal(_u16(got.rgb), data)
 
 
+def test_16bit_gray_alpha_png(tmp_path, rng):
+    data = rng.integers(0, 65536, (5, 6, 2), dtype=np.uint16)
+    idat = _filter_rows(data.astype(">u2").view(np.uint8).reshape(5, -1), 4, [0, 1, 2, 3, 4])
+    path = tmp_path / "la.png"
+    path.write_bytes(_png(6, 5, 4, idat))
+    got = read_image(path)
+    assert got.grayscale and got.bit_depth == 16
+    np.testing.assert_array_equal(_u16(got.rgb), np.repeat(data[..., :1], 3, 2))
+    np.testing.assert_array_equal(_u16(got.alpha), data[..., 1])
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_16bit_orientation(tmp_path, rng, orientation):
+    data = rng.integers(0, 65536, (5, 8, 3), dtype=np.uint16)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    ref = tmp_path / "ref.png"  # Pillow as the oracle, on the high bytes
+    Image.fromarray((data >> 8).astype(np.uint8)).save(ref, exif=exif)
+    with Image.open(ref) as im:
+        want = np.asarray(ImageOps.exif_transpose(im))
+    path = tmp_path / "o.png"
+    write_image(path, data / 65535, bit_depth=16)
+    exif = exif.tobytes()[6:]  # eXIf holds the TIFF structure without Pillow's "Exif\0\0" prefix
+    blob = path.read_bytes()  # an eXIf chunk right after IHDR (8 + 25 bytes)
+    chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif + struct.pack(">I", zlib.crc32(b"eXIf" + exif))
+    path.write_bytes(blob[:33] + chunk + blob[33:])
+    got = read_image(path)
+    assert got.bit_depth == 16
+    np.testing.assert_array_equal(_u16(got.rgb) >> 8, want)
+    tif = tmp_path / "o.tif"
+    tif.write_bytes(_tiff(np.concatenate([data, data[..., :1]], -1), orientation=orientation))
+    np.testing.assert_array_equal(_u16(read_image(tif).rgb) >> 8, want)
+
+
+def test_reading_loads_neither_numba_nor_torch(tmp_path, rng):
+    paths = []
+    for name, depth in (("a.png", 8), ("b.png", 16), ("c.tif", 16)):
+        write_image(tmp_path / name, rng.random((4, 5, 3)), bit_depth=depth)
+        paths.append(str(tmp_path / name))
+    code = ("import sys; from dsrgan.imaging import read_image; import dsrgan.imaging.io as io; "
+            f"read_image({paths[0]!r}); assert 'cv2' not in sys.modules, 'cv2 for an 8-bit file'; "
+            f"[read_image(p) for p in {paths[1:]!r}]; "
+            "assert 'cv2' in sys.modules; print(sorted(m for m in ('numba', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_16bit_png_trns_colour_key(tmp_path):
     data = np.full((3, 4, 3), 1000, np.uint16)
     data[1, 2] = (7, 8, 9)
@@ -220,7 +273,7 @@ def test_16bit_tiff_lzw_long_strip(tmp_path, rng):
 
 
 def _tiff(data: np.ndarray, *, bo="<", planar=1, tile=None, predictor=1, deflate=False, photometric=None,
-          extra=2) -> bytes:
+          extra=2, orientation=None) -> bytes:
     """A 16-bit TIFF built by hand from the TIFF 6.0 definitions (strips of 3 rows, or tiles)."""
     h, w, spp = data.shape
     planes = [data[..., i:i + 1] for i in range(spp)] if planar == 2 else [data]
@@ -249,6 +302,8 @@ def _tiff(data: np.ndarray, *, bo="<", planar=1, tile=None, predictor=1, deflate
             284: (3, [planar]), 317: (3, [predictor])}
     if spp in (2, 4):
         tags[338] = (3, [extra])
+    if orientation is not None:
+        tags[274] = (3, [orientation])
     if tile:
         tags.update({322: (4, [tile[1]]), 323: (4, [tile[0]]), 324: (4, offsets), 325: (4, [len(c) for c in chunks])})
     else:
@@ -270,8 +325,8 @@ def _tiff(data: np.ndarray, *, bo="<", planar=1, tile=None, predictor=1, deflate
 
 
 @pytest.mark.parametrize("layout", [
-    dict(), dict(bo=">"), dict(planar=2), dict(tile=(16, 16)), dict(predictor=2, deflate=True),
-    dict(planar=2, tile=(16, 32), predictor=2, deflate=True, bo=">"),
+    dict(), dict(bo=">"), dict(tile=(16, 16)), dict(predictor=2, deflate=True),
+    dict(tile=(16, 32), predictor=2, deflate=True, bo=">"),
 ])
 def test_16bit_tiff_layouts(tmp_path, rng, layout):
     data = rng.integers(0, 65536, (20, 35, 4), dtype=np.uint16)
@@ -282,14 +337,19 @@ def test_16bit_tiff_layouts(tmp_path, rng, layout):
     np.testing.assert_array_equal(_u16(got.alpha), data[..., 3])
 
 
-def test_16bit_tiff_min_is_white_and_premultiplied_alpha(tmp_path):
-    gray = np.array([[0, 1000, 65535]], np.uint16)
-    alpha = np.array([[65535, 32768, 0]], np.uint16)
+@pytest.mark.parametrize("layout", [dict(planar=2), dict(planar=2, tile=(16, 32), bo=">"), dict(photometric=0)])
+def test_16bit_tiff_layouts_opencv_misreads_are_refused(tmp_path, rng, layout):
+    # OpenCV decodes planar 16-bit TIFFs to wrong pixels and 16-bit gray+alpha to 8-bit gray: refused, not guessed
+    data = rng.integers(0, 65536, (20, 35, 2 if "photometric" in layout else 4), dtype=np.uint16)
+    path = tmp_path / "hand.tif"
+    path.write_bytes(_tiff(data, **layout))
+    with pytest.raises(UnsupportedModeError) as err:
+        read_image(path)
+    _one_line_naming(err, path)
+
+
+def test_16bit_tiff_premultiplied_alpha(tmp_path):
     path = tmp_path / "w.tif"
-    path.write_bytes(_tiff(np.stack([gray, alpha], -1), photometric=0))
-    got = read_image(path)
-    assert got.grayscale and got.bit_depth == 16
-    np.testing.assert_array_equal(_u16(got.rgb[..., 0]), 65535 - gray)
     colour = np.array([[[60000, 30000, 0], [20000, 10000, 5000]]], np.uint16)
     a = np.array([[65535, 32768]], np.uint16)
     premul = np.floor(colour * (a[..., None] / 65535.0) + 0.5).astype(np.uint16)
@@ -500,7 +560,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imio.png16, "write", boom)
+    monkeypatch.setattr(imio.deep, "encode", boom)
     target = tmp_path / "out.png"
     with pytest.raises(RuntimeError):
         write_image(target, np.zeros((4, 4, 3)), bit_depth=16)

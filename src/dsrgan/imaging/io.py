@@ -4,8 +4,8 @@
 the alpha channel (separately), the bit depth (8 or 16) and whether the image was grayscale. `write_image` picks
 the format from the extension, writes atomically and never overwrites an input.
 
-Pillow decodes everything except 16-bit colour PNG and TIFF files, which Pillow reduces to 8 bits: those are
-decoded by the small readers in `png16` and `tiff16`, which keep all 16 bits (and write them, too).
+Pillow decodes everything except 16-bit colour PNG and TIFF files, which Pillow reduces to 8 bits: OpenCV
+decodes and writes those (`deep`), while Pillow still reads their metadata (size, orientation, TIFF tags).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from dsrgan.errors import (
     EmptyFileError,
@@ -31,7 +31,7 @@ from dsrgan.errors import (
     TruncatedImageError,
     UnsupportedModeError,
 )
-from dsrgan.imaging import png16, tiff16
+from dsrgan.imaging import deep
 from dsrgan.utils.atomic import atomic_path
 
 # 100 megapixels: a float32 RGB copy is 1.2 GB. Pillow's own guard is raised to at least this, and we check the
@@ -85,12 +85,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageError(f"{path}: cannot open ({e.strerror or type(e).__name__})") from None
     if empty:
         raise EmptyFileError(f"{path}: the file is empty (0 bytes)")
-    if tiff16.is_16bit_colour(path):  # Pillow would drop the low byte of every sample
-        try:
-            arr, orientation = tiff16.read(path, max_pixels=max_pixels)
-        except (IndexError, ValueError) as e:
-            raise TruncatedImageError(f"{path}: truncated or corrupt TIFF ({_reason(e)})") from None
-        pixels, alpha, bit_depth, gray = _split_channels(arr, 16)
+    tags = _tiff16_colour_tags(path)
+    if tags is not None:  # Pillow would drop the low byte of every sample
+        pixels, alpha, bit_depth, gray, orientation = _read_tiff16(path, tags, max_pixels)
         fmt = "TIFF"
     else:
         pixels, alpha, bit_depth, gray, fmt, orientation = _read_pillow(path, max_pixels)
@@ -171,8 +168,13 @@ def _orientation(im: Image.Image) -> int:
 
 def _decode(im: Image.Image, path: Path, fmt: str | None, max_pixels: int):
     """-> (pixels uint8/uint16 H x W or H x W x 3, alpha H x W or None, bit_depth, grayscale)."""
-    if fmt == "PNG" and png16.is_16bit_colour(path):
-        arr = png16.read(path, max_pixels=max_pixels)
+    colour_type = _png16_colour_type(path) if fmt == "PNG" else None
+    if colour_type is not None:
+        arr = deep.decode(path.read_bytes())
+        if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
+            raise TruncatedImageError(f"{path}: truncated or corrupt 16-bit PNG")
+        if colour_type == 4:  # gray+alpha, decoded as RGBA with the gray replicated
+            arr = arr[..., [0, 3]]
         return _split_channels(arr, 16)
     im.load()
     mode = im.mode
@@ -206,6 +208,63 @@ def _decode(im: Image.Image, path: Path, fmt: str | None, max_pixels: int):
     if mode in ("RGBX", "CMYK", "YCbCr"):
         return np.asarray(im.convert("RGB")), None, 8, False
     raise UnsupportedModeError(f"{path}: pixel mode {mode!r} is not supported (use 8/16-bit gray, RGB or RGBA)")
+
+
+def _png16_colour_type(path: Path) -> int | None:
+    """The PNG colour type (2 RGB, 4 gray+alpha, 6 RGBA) of a 16-bit PNG with more than one channel, else None."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[12:16] != b"IHDR" or head[24] != 16 or head[25] not in (2, 4, 6):
+        return None
+    return head[25]
+
+
+def _tiff16_colour_tags(path: Path):
+    """The first IFD (Pillow's reading of the tags) of a TIFF with 2-4 samples of 16 bits, else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head[:4] not in (b"II*\x00", b"MM\x00*"):
+                return None
+            tags = TiffImagePlugin.ImageFileDirectory_v2(head)
+            f.seek(tags.next)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the decoder will say it
+                tags.load(f)
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error):
+        return None  # Pillow's own open then names the problem
+    bits = tags.get(258, (1,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return tags if _first(tags.get(277, 1)) in (2, 3, 4) and all(b == 16 for b in bits) else None
+
+
+def _first(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
+def _read_tiff16(path: Path, tags, max_pixels: int):
+    """-> (pixels uint16 H x W x 3, alpha or None, 16, False, orientation) of a 16-bit RGB(A) TIFF."""
+    w, h = _first(tags.get(256, 0)), _first(tags.get(257, 0))
+    if w * h > max_pixels:
+        raise ImageTooLargeError(f"{path}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+    spp, photometric = _first(tags.get(277)), _first(tags.get(262, 2))
+    if _first(tags.get(339, 1)) != 1:
+        raise UnsupportedModeError(f"{path}: 16-bit TIFF with signed or float samples is not supported")
+    if spp == 2 or photometric != 2:
+        raise UnsupportedModeError(f"{path}: 16-bit TIFF with {spp} samples and photometric {photometric} is not "
+                                   "supported (save it as 16-bit RGB, RGBA or gray)")
+    if _first(tags.get(284, 1)) != 1:
+        raise UnsupportedModeError(f"{path}: 16-bit TIFF with separate colour planes is not supported (save it "
+                                   "with contiguous samples, as most programs do by default)")
+    arr = deep.decode(path.read_bytes())
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] != spp:
+        raise TruncatedImageError(f"{path}: truncated or corrupt 16-bit TIFF")
+    if spp == 4 and _first(tags.get(338, 2)) == 1:  # associated (premultiplied) alpha -> straight alpha
+        a = arr[..., 3:].astype(np.float64)
+        straight = np.where(a > 0, arr[..., :3] * 65535.0 / np.maximum(a, 1), 0)
+        arr[..., :3] = np.clip(np.floor(straight + 0.5), 0, 65535).astype(np.uint16)
+    pixels, alpha, _, _ = _split_channels(arr, 16)
+    return pixels, alpha, 16, False, 1  # libtiff (in OpenCV) has applied the Orientation tag already
 
 
 def _split_channels(arr: np.ndarray, bit_depth: int):
@@ -311,13 +370,7 @@ def _prepare(rgb: np.ndarray, grayscale: bool, bit_depth: int) -> np.ndarray:
 def _encode(tmp: Path, pixels: np.ndarray, fmt: str, quality: int) -> None:
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     if pixels.dtype == np.uint16:
-        if fmt == "PNG":
-            if channels == 1:  # Pillow writes 16-bit gray PNG correctly
-                Image.fromarray(pixels).save(tmp, format="PNG")
-            else:
-                png16.write(tmp, pixels)
-        else:
-            tiff16.write(tmp, pixels)
+        tmp.write_bytes(deep.encode(pixels, fmt))
         return
     im = Image.fromarray(np.ascontiguousarray(pixels))  # L, LA, RGB or RGBA from the shape
     if fmt == "JPEG":
