@@ -22,6 +22,7 @@ OFFICIAL_LIN = REPO / "src" / "dsrgan" / "metrics" / "data" / "lpips_alex_v0.1_l
 def _isolated_sources(tmp_path, monkeypatch):
     # no user weight dirs or hub cache leak into these tests
     monkeypatch.delenv("DSRGAN_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no weights fetched earlier
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
     yield

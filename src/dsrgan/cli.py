@@ -19,6 +19,7 @@ COMMANDS = [
     ("prepare", "dsrgan.data.cli", "pre-extract sub-images of a large training set into a fast cache"),
     ("evaluate", "dsrgan.metrics.cli", "PSNR/SSIM/LPIPS/NIQE/PI on benchmark folders, Table II-style report"),
     ("serve", "dsrgan.web.cli", "web page for upscaling in a browser (needs `pip install dsrgan[web]`)"),
+    ("weights", "dsrgan.weights.cli", "list or fetch the pretrained feature weights (LPIPS AlexNet, VGG16/19)"),
 ]
 
 

