@@ -144,3 +144,10 @@ def test_cli_print_config(capsys):
     assert main(["train", str(CONFIGS / "lite_dsrgan_gan.yaml"), "--print-config", "--name", "x"]) == 0
     out = capsys.readouterr().out
     assert "name: x" in out and "perceptual_net: vgg16" in out
+
+
+def test_best_metric_names_the_ssim_variant():
+    cfg = load_config(CONFIGS / "lite_dsrgan_psnr.yaml", ["log.best_metric=ssim_wang2009"])
+    assert cfg.log.best_metric == "ssim_wang2009"
+    with pytest.raises(ConfigError, match="best_metric"):
+        load_config(CONFIGS / "lite_dsrgan_psnr.yaml", ["log.best_metric=ssim"])  # which SSIM? say it

@@ -13,8 +13,8 @@ from dsrgan.cli import main
 from dsrgan.imaging import imresize
 from dsrgan.metrics import fidelity as fm
 
-KEYS = {"n", "psnr_y", "ssim", "ssim_wang2009", "lpips", "niqe", "pi", "images"}
-IMAGE_KEYS = {"name", "psnr_y", "ssim", "ssim_wang2009", "lpips", "niqe", "pi"}
+KEYS = {"n", "psnr_y", "ssim_index", "ssim_wang2009", "lpips", "niqe", "pi", "images"}
+IMAGE_KEYS = {"name", "psnr_y", "ssim_index", "ssim_wang2009", "lpips", "niqe", "pi"}
 
 
 def _photo(rng, h, w):
@@ -55,21 +55,33 @@ def test_bicubic_pipeline_json_and_saved_images(dataset, tmp_path, capsys):
         sr = imresize(imresize(hr, 0.25), 4.0)
         assert im["psnr_y"] == pytest.approx(fm.psnr_y(sr, hr, shave=4), abs=1e-12)
         assert im["ssim_wang2009"] == pytest.approx(fm.ssim_wang2009(sr, hr, shave=4), abs=1e-12)
+        assert im["ssim_index"] == pytest.approx(fm.ssim(sr, hr, shave=4), abs=1e-12)
+        assert "ssim" not in im  # no SSIM number without its variant in the name
         saved_sr = np.asarray(Image.open(saved / "bicubic" / "Tiny" / f"{im['name']}.png"))
         np.testing.assert_array_equal(saved_sr, sr)
-    for k in ("psnr_y", "ssim", "ssim_wang2009"):
+    for k in ("psnr_y", "ssim_index", "ssim_wang2009"):
         assert ds[k] == pytest.approx(np.mean([im[k] for im in ds["images"]]), abs=1e-12)
     # NIQE: undefined for "a" (no 96x96 block after shaving) -> null and left out of the mean
     assert ds["images"][0]["niqe"] is None and ds["images"][1]["niqe"] > 0
     assert ds["niqe_n"] == 1 and ds["niqe"] == pytest.approx(ds["images"][1]["niqe"])
     assert ds["pi"] is None and "Ma et al. model not provided" in doc["protocol"]["pi"]
     assert "ssim.m" in doc["protocol"]["ssim_wang2009"] and "shaved" in doc["protocol"]["psnr_y"]
+    assert "ssim_index.m" in doc["protocol"]["ssim_index"] and "ssim" not in doc["protocol"]
     crop = Image.open(saved / "crops" / "Tiny" / "a_8_4_20x12.png")
     assert crop.width > 2 * 20 * 12  # LR-bicubic is the model here: SR | HR panels, zoomed 13x
     text = capsys.readouterr().out
     assert "Tiny (2 images)" in text and "bicubic" in text and "Ma et al. model not provided" in text
     md = out_md.read_text()
     assert "| bicubic |" in md and "## Protocol" in md
+    # every report names the SSIM variant of each column: the printout and Markdown headers are the JSON keys
+    for report in (text, md):
+        assert "ssim_wang2009" in report and "ssim_index" in report and "SSIM-idx" not in report
+    header = next(line for line in md.splitlines() if line.startswith("| model |"))
+    cells = next(line for line in md.splitlines() if line.startswith("| bicubic |"))
+    row = dict(zip((c.strip() for c in header.strip("|").split("|")), (c.strip() for c in cells.strip("|").split("|")),
+                   strict=True))
+    assert float(row["ssim_index"]) == pytest.approx(ds["ssim_index"], abs=5e-5)
+    assert float(row["ssim_wang2009"]) == pytest.approx(ds["ssim_wang2009"], abs=5e-5)
 
 
 def test_lr_dir_is_used_and_checked(dataset, tmp_path, capsys):

@@ -194,7 +194,8 @@ def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_p
     assert (cfg.run_dir / "best.safetensors").is_file()
     assert reload(cfg.run_dir / "config.yaml") == cfg  # the fully resolved config is saved with the run
     log = (cfg.run_dir / "train.log").read_text()
-    assert "validation @ 2: psnr" in log and "ssim" in log and "val/psnr" in log and "val2/psnr" in log
+    assert "validation @ 2: psnr" in log and "val/psnr" in log and "val2/psnr" in log
+    assert "ssim_index" in log and "ssim_wang2009" in log and " ssim " not in log  # both SSIMs, named
     assert len(tr.val_images) == 3
     assert list((cfg.run_dir / "tb").glob("events.*"))
 

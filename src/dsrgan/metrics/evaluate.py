@@ -22,7 +22,7 @@ from dsrgan.errors import DsrganError
 from dsrgan.metrics import fidelity as fm
 from dsrgan.metrics.perceptual_index import NO_MODEL_REASON
 
-METRICS = ("psnr_y", "ssim", "ssim_wang2009", "lpips", "niqe", "pi")
+METRICS = ("psnr_y", "ssim_index", "ssim_wang2009", "lpips", "niqe", "pi")
 
 
 class DatasetError(DsrganError):
@@ -182,7 +182,7 @@ class Scorer:
 
         y_sr, y_hr = fm.to_y(sr), fm.to_y(hr)
         a, b = fm.shave(y_sr, self.scale).astype(np.float64), fm.shave(y_hr, self.scale).astype(np.float64)
-        out = {"psnr_y": fm.psnr_uint8_planes(a, b), "ssim": fm.ssim_planes(a, b),
+        out = {"psnr_y": fm.psnr_uint8_planes(a, b), "ssim_index": fm.ssim_planes(a, b),
                "ssim_wang2009": fm.ssim_wang2009_planes(a, b), "lpips": None, "niqe": None, "pi": None}
         if self.lpips_model is not None:
             out["lpips"] = self.lpips_model.score_uint8(sr, hr)
@@ -206,7 +206,7 @@ def summarise(name: str, images: list[dict]) -> dict:
     out = {"n": len(images)}
     # identical SR and HR give PSNR = inf; the mean is then inf as well, reported as null in JSON with a note
     out["psnr_y"] = float(np.mean(psnrs)) if images else None
-    for k in ("ssim", "ssim_wang2009", "lpips", "niqe"):
+    for k in ("ssim_index", "ssim_wang2009", "lpips", "niqe"):
         out[k] = _mean([im[k] for im in images])
     n_niqe = sum(im["niqe"] is not None for im in images)
     if n_niqe != len(images):
@@ -225,7 +225,7 @@ def protocol(scale: int, *, lr_given: bool, lpips_source: str | None, lpips_reas
                f"MATLAB-compatible bicubic imresize(HR, 1/{scale}) on uint8 (antialiased, a = -0.5)"),
         "sr": "clamped to [0, 1] and quantised to uint8 with MATLAB rounding",
         "psnr_y": f"MATLAB rgb2ycbcr Y (uint8), {scale} px shaved, peak 255; dataset value = mean of per-image PSNR",
-        "ssim": f"Wang ssim_index.m (11x11 Gaussian 1.5, 'valid', no downsampling; BasicSR/NTIRE) on Y, "
+        "ssim_index": f"Wang ssim_index.m (11x11 Gaussian 1.5, 'valid', no downsampling; BasicSR/NTIRE) on Y, "
                 f"{scale} px shaved",
         "ssim_wang2009": f"Wang 2009 ssim.m with automatic downsampling f = max(1, round(min(H, W)/256)) (SPSR "
                          f"toolbox, DSRGAN paper tables) on Y, {scale} px shaved",

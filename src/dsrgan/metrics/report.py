@@ -1,6 +1,8 @@
 """Evaluation reports: console table (Table II layout: models as rows, datasets as column groups), Markdown and
-JSON. JSON per model: {"model", "protocol", "datasets": {NAME: {"n", "psnr_y", "ssim", "ssim_wang2009", "lpips",
-"niqe", "pi", "images": [...]}}}; several models give a list of such objects.
+JSON. JSON per model: {"model", "protocol", "datasets": {NAME: {"n", "psnr_y", "ssim_index", "ssim_wang2009",
+"lpips", "niqe", "pi", "images": [...]}}}; several models give a list of such objects.
+
+The two SSIMs are never called plain "SSIM": every table header and JSON key names its variant.
 """
 
 from __future__ import annotations
@@ -8,9 +10,12 @@ from __future__ import annotations
 import json
 import math
 
-# (key, header, decimals): the paper prints PSNR with 3 decimals and the rest with 4
-COLUMNS = (("psnr_y", "PSNR", 3), ("ssim_wang2009", "SSIM", 4), ("ssim", "SSIM-idx", 4), ("lpips", "LPIPS", 4),
-           ("niqe", "NIQE", 4), ("pi", "PI", 4))
+# (key, header, decimals): the paper prints PSNR with 3 decimals and the rest with 4. The SSIM headers are the
+# JSON keys, so a number in any report can be traced to its variant.
+COLUMNS = (("psnr_y", "PSNR-Y", 3), ("ssim_wang2009", "ssim_wang2009", 4), ("ssim_index", "ssim_index", 4),
+           ("lpips", "LPIPS", 4), ("niqe", "NIQE", 4), ("pi", "PI", 4))
+SSIM_NOTE = ("ssim_wang2009 = Wang 2009 ssim.m (auto-downsampling, as in the DSRGAN/SPSR tables); ssim_index = "
+             "ssim_index.m (no downsampling, BasicSR/NTIRE). PSNR/SSIM on Y, shave = scale.")
 
 
 def fmt(v, decimals: int) -> str:
@@ -46,18 +51,18 @@ def text_table(results: dict) -> str:
     labels = list(results)
     datasets = list(results[labels[0]])
     name_w = max(8, *(len(lbl) for lbl in labels))
+    cols = [(k, h, d, max(8, len(h))) for k, h, d in COLUMNS]
     lines = []
     for ds in datasets:
         n = results[labels[0]][ds]["n"]
         lines.append(f"{ds} ({n} image{'s' if n != 1 else ''})")
-        head = f"{'model':<{name_w}}  " + "  ".join(f"{h:>8}" for _, h, _ in COLUMNS)
+        head = f"{'model':<{name_w}}  " + "  ".join(f"{h:>{w}}" for _, h, _, w in cols)
         lines += [head, "-" * len(head)]
         for lbl in labels:
             row = results[lbl][ds]
-            lines.append(f"{lbl:<{name_w}}  " + "  ".join(f"{fmt(row[k], d):>8}" for k, _, d in COLUMNS))
+            lines.append(f"{lbl:<{name_w}}  " + "  ".join(f"{fmt(row[k], d):>{w}}" for k, _, d, w in cols))
         lines.append("")
-    lines.append("SSIM = Wang 2009 ssim.m (auto-downsampling, as in the DSRGAN/SPSR tables); SSIM-idx = ssim_index.m "
-                 "(no downsampling, BasicSR/NTIRE). PSNR/SSIM on Y, shave = scale.")
+    lines.append(SSIM_NOTE)
     return "\n".join(lines)
 
 
@@ -68,12 +73,13 @@ def markdown(results: dict, protocol: dict, descriptions: dict) -> str:
     for ds in datasets:
         out.append(f"## {ds} ({results[labels[0]][ds]['n']} images)")
         out.append("")
-        out.append("| model | PSNR-Y | SSIM (2009 ssim.m) | SSIM (ssim_index) | LPIPS | NIQE | PI |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| model | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
+        out.append("|---" * (len(COLUMNS) + 1) + "|")
         for lbl in labels:
             row = results[lbl][ds]
             out.append(f"| {lbl} | " + " | ".join(fmt(row[k], d) for k, _, d in COLUMNS) + " |")
         out.append("")
+    out += [SSIM_NOTE, ""]
     out += ["## Models", ""] + [f"- **{lbl}**: {descriptions[lbl]}" for lbl in labels] + [""]
     out += ["## Protocol", ""] + [f"- **{k}**: {v}" for k, v in protocol.items()] + [""]
     return "\n".join(out)

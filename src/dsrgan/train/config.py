@@ -103,7 +103,7 @@ class LogConfig:
     val_every: int = 5000  # 0: no validation
     checkpoint_every: int = 5000
     keep_checkpoints: int = 2
-    best_metric: Literal["auto", "psnr", "ssim", "lpips"] = "auto"  # auto: lpips when available in GAN stage
+    best_metric: Literal["auto", "psnr", "ssim_index", "ssim_wang2009", "lpips"] = "auto"  # auto: GAN lpips, else psnr
     tensorboard: bool = True
     progress: bool = True
     image_grids: int = 2  # validation images shown in TensorBoard

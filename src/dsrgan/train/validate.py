@@ -2,7 +2,7 @@
 
 The protocol is the evaluation one (docs/metrics.md): LR made from the mod-cropped HR by our MATLAB bicubic,
 the detail layer computed on the whole LR image, SR clamped and rounded to uint8, PSNR-Y and SSIM with a
-4-px shave; LPIPS as well when its weights are available.
+4-px shave (both SSIMs: ssim_index and ssim_wang2009); LPIPS as well when its weights are available.
 """
 
 from __future__ import annotations
@@ -93,14 +93,12 @@ def run_validation(g: torch.nn.Module, images: list[ValImage], *, device: torch.
     """Mean metrics over `images` ({"psnr": ..., "Set5/psnr": ...}: all images, then per folder) and the uint8
     SR images (for the TensorBoard grid)."""
     from dsrgan.imaging import to_uint8
-    try:
-        from dsrgan.metrics import psnr_y, ssim
-    except ImportError:  # package-level exports not there: the module that defines them
-        from dsrgan.metrics.fidelity import psnr_y, ssim
+    from dsrgan.metrics.fidelity import psnr_y, ssim, ssim_wang2009
 
     was_training = g.training
     g.eval()
-    scores = {"psnr": [], "ssim": []}
+    # both SSIM variants, named as in evaluation reports: the paper's tables use ssim_wang2009
+    scores = {"psnr": [], "ssim_index": [], "ssim_wang2009": []}
     if lpips is not None and lpips.available:
         scores["lpips"] = []
     outputs = []
@@ -118,7 +116,8 @@ def run_validation(g: torch.nn.Module, images: list[ValImage], *, device: torch.
             sr_np = sr.float().clamp_(0, 1)[0].permute(1, 2, 0).cpu().numpy()
             sr_u8 = to_uint8(sr_np)
             scores["psnr"].append(psnr_y(sr_u8, im.hr, shave=4))
-            scores["ssim"].append(ssim(sr_u8, im.hr, shave=4))
+            scores["ssim_index"].append(ssim(sr_u8, im.hr, shave=4))
+            scores["ssim_wang2009"].append(ssim_wang2009(sr_u8, im.hr, shave=4))
             if "lpips" in scores:
                 scores["lpips"].append(lpips(sr_u8, im.hr))
             outputs.append((sr_u8, None if det is None else det.float()[0].cpu()))
