@@ -50,10 +50,15 @@ class PatchDataset:
 
     keys: "lr", "hr" (3 channels, [0, 1]); with a detail variant also "detail_lr" (network_input(LR patch)) and,
     when `detail_hr` is set, "detail_hr" (detail_target(HR patch)).
+
+    With `degradation` (dsrgan.data.degrade settings) the stored LR is not used: the LR patch is synthesised
+    from the HR patch and its margin by a random real-world degradation drawn from the sample's seed, and the
+    LR detail map is computed on that degraded LR; the HR target and its detail map stay clean.
     """
 
     def __init__(self, stores: list[PairStore], *, scale: int, hr_patch: int, variant: str | None = None,
-                 detail_hr: bool = False, margin: int = 8, flip: bool = True, rot90: bool = True, min_lr_side: int = 0):
+                 detail_hr: bool = False, margin: int = 8, flip: bool = True, rot90: bool = True, min_lr_side: int = 0,
+                 degradation=None):
         if hr_patch % scale:
             raise ValueError(f"HR patch {hr_patch} is not a multiple of the scale {scale}")
         self.stores = stores
@@ -64,6 +69,11 @@ class PatchDataset:
         self.items = [(s, i) for s, st in enumerate(stores) for i in range(len(st))
                       if min(st.lr_shape(i)) >= need]
         self.too_small = sum(len(st) for st in stores) - len(self.items)
+        self.degrader = None
+        if degradation is not None:
+            from dsrgan.data.degrade import Degrader
+
+            self.degrader = Degrader(degradation, scale)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -85,6 +95,10 @@ class PatchDataset:
         x = int(rng.integers(0, lr_img.shape[1] - p + 1))
         hflip, vflip, rot = (bool(b) for b in rng.integers(0, 2, size=3))
         hflip, vflip, rot = hflip and self.flip, vflip and self.flip, rot and self.rot90
+        if self.degrader is not None:  # LR made from the HR patch + margin; (y, x) then address that region
+            from dsrgan.data.degrade import degrade_region
+
+            lr_img, hr_img, y, x = degrade_region(hr_img, y, x, p, sc, self.margin, self.degrader, rng)
         lr = lr_img[y: y + p, x: x + p]
         hr = hr_img[y * sc: (y + p) * sc, x * sc: (x + p) * sc]
         arrays = [lr, hr]
@@ -170,6 +184,12 @@ def worker_init(_worker_id: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
+    try:
+        import cv2  # degradations: OpenCV's own thread pool would oversubscribe the cores as well
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
     try:
         import numba
 
