@@ -17,6 +17,7 @@ COMMANDS = [
     ("detail", "dsrgan.detail.cli", "extract the model-based detail layer E(I) (or GIF/MSDM variants)"),
     ("train", "dsrgan.train.cli", "train a model from a YAML config (paper recipe, ablations, lite models)"),
     ("prepare", "dsrgan.data.cli", "pre-extract sub-images of a large training set into a fast cache"),
+    ("degrade", "dsrgan.data.degrade_cli", "make LR images with random real-world degradations (blur, noise, JPEG)"),
     ("evaluate", "dsrgan.metrics.cli", "PSNR/SSIM/LPIPS/NIQE/PI on benchmark folders, Table II-style report"),
     ("serve", "dsrgan.web.cli", "web page for upscaling in a browser (needs `pip install dsrgan[web]`)"),
     ("weights", "dsrgan.weights.cli", "list or fetch the pretrained feature weights (LPIPS AlexNet, VGG16/19)"),
