@@ -71,6 +71,22 @@ def sinc_kernel(size: int, omega_c: float) -> np.ndarray:
     return _normalised(k)
 
 
+def trimmed(k: np.ndarray, mass: float) -> np.ndarray:
+    """`k` (1-D or square 2-D, odd) without the outer rings that together hold under `mass` of its absolute
+    weight, renormalised to the same sum."""
+    a = np.abs(k.astype(np.float64))
+    total, r, n = a.sum(), 0, k.shape[0] // 2
+    while r < n:
+        inner = a[r + 1: -r - 1] if k.ndim == 1 else a[r + 1: -r - 1, r + 1: -r - 1]
+        if total - inner.sum() >= mass * total:
+            break
+        r += 1
+    if r == 0:
+        return k
+    out = k[r:-r] if k.ndim == 1 else k[r:-r, r:-r]
+    return (out * (k.sum() / out.sum())).astype(np.float32)
+
+
 def identity_kernel(size: int) -> np.ndarray:
     k = np.zeros((size, size), np.float32)
     k[size // 2, size // 2] = 1.0
