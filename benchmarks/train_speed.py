@@ -1,9 +1,12 @@
 """Training speed: data-loader throughput vs. what the trainer consumes, for the paper and the lite config.
 
   python benchmarks/train_speed.py [--data ../shared/data/train] [--workers 2] [--device cpu] [--steps 2]
+                                  [--degradation realesrgan|none]
 
 Loader: patch pairs (HR 128 / LR 32) with both detail maps (network_input of the LR patch, detail_target of the
-HR patch, each on the patch + 8 px margin) per second from a DataLoader with N workers. Trainer: seconds per
+HR patch, each on the patch + 8 px margin) per second from a DataLoader with N workers; also with real-world
+degradations on (the LR synthesised from the HR patch + margin, the preset of --degradation), which the
+*_real configs use. Trainer: seconds per
 iteration of the GAN stage (G step + both D steps, all loss terms) at the config's batch size, on synthetic
 batches so that only the model is timed. The paper config's perceptual loss uses randomly initialised VGG19
 weights here (timing only: the real weights are not available offline). Prints a table and the machine.
@@ -21,13 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
-def loader_rate(store, variant: str | None, workers: int, batch: int, batches: int) -> float:
+def loader_rate(store, variant: str | None, workers: int, batch: int, batches: int, degradation=None) -> float:
     import torch
 
     from dsrgan.data.dataset import PatchDataset, ResumableSampler, prefer_fork_safe_numba, worker_init
 
     ctx = prefer_fork_safe_numba()
-    ds = PatchDataset([store], scale=4, hr_patch=128, variant=variant, detail_hr=variant is not None, margin=8)
+    ds = PatchDataset([store], scale=4, hr_patch=128, variant=variant, detail_hr=variant is not None, margin=8,
+                      degradation=degradation)
     kw = dict(prefetch_factor=4, persistent_workers=True, worker_init_fn=worker_init,
               multiprocessing_context=ctx) if workers else {}
     dl = torch.utils.data.DataLoader(ds, batch_size=batch, sampler=ResumableSampler(len(ds), seed=1),
@@ -108,6 +112,10 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=2, help="training iterations to time per config")
     ap.add_argument("--skip-paper", action="store_true", help="time only the lite configs")
+    ap.add_argument("--configs", nargs="+", metavar="YAML",
+                    help="time only these configs of configs/ (default: the three lite configs and the paper's)")
+    ap.add_argument("--degradation", default="realesrgan",
+                    help="preset for the loader with real-world degradations, or none (default: %(default)s)")
     args = ap.parse_args()
 
     from dsrgan.data.store import cached_store
@@ -126,6 +134,12 @@ def main() -> int:
         store = cached_store(data, tmp / "cache", report=lambda m: None, workers=max(1, args.workers))
         print(f"cache of {len(store)} images from {data}: {time.perf_counter() - t:.1f} s (once per data set)")
         rates = {v: loader_rate(store, v, args.workers, 16, args.batches) for v in ("dsrgan", None)}
+        real = None
+        if args.degradation != "none":
+            from dsrgan.data.degrade_settings import parse_degradation
+
+            real = loader_rate(store, "dsrgan", args.workers, 16, args.batches,
+                               parse_degradation(args.degradation, "--degradation"))
         on_device = torch_detail_rate(args.device)
         # the trainer's own data set: one small image (batches are synthetic in step_time)
         (tmp / "img").mkdir()
@@ -143,6 +157,8 @@ def main() -> int:
         configs = [("lite_dsrgan_psnr.yaml", []), ("lite_dsrgan_gan.yaml", []), ("lite_esrgan_gan.yaml", [])]
         if not args.skip_paper:
             configs.append(("dsrgan_x4.yaml", [f"loss.perceptual_weights={vgg19}"]))
+        if args.configs:
+            configs = [(c, [f"loss.perceptual_weights={vgg19}"] if "_x4" in c else []) for c in args.configs]
         for config, over in configs:
             dt, bs, prec = step_time(config, args.device, args.steps, tmp, over)
             variant = None if "esrgan" in config else "dsrgan"
@@ -152,6 +168,8 @@ def main() -> int:
     print(f"\nloader, {args.workers} workers, HR 128 / LR 32 patches:")
     print(f"  with both detail maps (dsrgan): {rates['dsrgan']:.0f} pairs/s;  images only (esrgan): {rates[None]:.0f}"
           " pairs/s")
+    if real is not None:
+        print(f"  with {args.degradation} degradations and both detail maps: {real:.0f} pairs/s")
     print(f"  alternative, both detail maps by the batched torch path on {args.device}: {on_device:.0f} pairs/s "
           "(and it would occupy the training device)")
     print(f"\n| config | batch | precision | s / iteration ({args.device}) | pairs/s consumed | loader pairs/s | "
@@ -161,6 +179,14 @@ def main() -> int:
         print(f"| {config} | {bs} | {prec} | {dt:.3f} | {need:.1f} | {have:.0f} | {ratio:.1f}x |")
     ok = all(r[-1] >= 5 for r in rows)
     print(f"\nloader >= 5x trainer consumption: {'yes' if ok else 'NO'}")
+    if real is not None:
+        dsrgan_rows = [r for r in rows if "esrgan" not in r[0]]
+        print(f"\nwith {args.degradation} degradations (the *_real configs: same networks, same step time):")
+        print("| config | pairs/s consumed | loader pairs/s | loader / trainer |\n|---|---|---|---|")
+        for config, _bs, _prec, _dt, need, _have, _ratio in dsrgan_rows:
+            print(f"| {config} | {need:.1f} | {real:.0f} | {real / need:.1f}x |")
+        ok_real = all(real / r[4] >= 5 for r in dsrgan_rows)
+        print(f"loader with degradations >= 5x trainer consumption: {'yes' if ok_real else 'NO'}")
     return 0
 
 
