@@ -127,6 +127,20 @@ def test_fast_operations_agree_with_their_plain_forms(rng):
     assert np.abs(exact - fast)[12:-12, 12:-12].max() * 255 < 1.0
 
 
+def test_trimmed_kernels_lose_only_negligible_rings(rng):
+    img = dg.to_float(_photo(rng, 48, 48))
+    for p in ({"kind": "iso", "size": 21, "sigma_x": 0.8, "sigma_y": 0.8, "theta": 0.0},
+              {"kind": "aniso", "size": 21, "sigma_x": 0.5, "sigma_y": 1.2, "theta": 0.3},
+              {"kind": "sinc", "size": 21, "omega_c": 2.0}):
+        full = dg.make_kernel(p)
+        assert dg.apply_kernel(img, p).shape == img.shape
+        np.testing.assert_allclose(dg.apply_kernel(img, p), dg.blur(img, full), atol=2 * dg.TRIM_MASS)
+    k = kernels.shaped_kernel("iso", 21, 0.8, 0.8)
+    t = kernels.trimmed(k, 1e-4)
+    assert t.shape[0] < 21 and t.shape[0] % 2 == 1 and t.sum() == pytest.approx(1.0, abs=1e-6)
+    assert kernels.trimmed(kernels.shaped_kernel("iso", 21, 3.0, 3.0), 1e-4).shape == (21, 21)
+
+
 def test_poisson_noise_has_the_poisson_variance(rng):
     flat = np.full((200, 200, 3), 0.5, np.float32)
     for scale in (0.5, 2.0):
