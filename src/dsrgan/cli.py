@@ -14,6 +14,7 @@ from dsrgan.errors import DsrganError
 # (name, module, one-line help)
 COMMANDS = [
     ("upscale", "dsrgan.inference.cli", "upscale images x4 with a DSRGAN/ESRGAN-family model"),
+    ("models", "dsrgan.inference.models_cli", "list the bundled models and the architecture presets"),
     ("detail", "dsrgan.detail.cli", "extract the model-based detail layer E(I) (or GIF/MSDM variants)"),
     ("train", "dsrgan.train.cli", "train a model from a YAML config (paper recipe, ablations, lite models)"),
     ("prepare", "dsrgan.data.cli", "pre-extract sub-images of a large training set into a fast cache"),
