@@ -35,3 +35,20 @@ def set14_dir(shared_data) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A small random-init DSRGAN model file: fast end-to-end runs of the CLI and the Python API."""
+    import torch
+
+    from dsrgan.archs import ArchSpec, build
+    from dsrgan.weights import save_model
+
+    spec = ArchSpec("dsrgan", dict(num_feat=8, num_block=1, num_grow=4, up_channels=4, taps=(1,), detail_feat=4,
+                                   detail_grow=4, detail_up_channels=4, attention_channels=4, fusion="multiply",
+                                   detail_channels=1), detail_variant="dsrgan", name="tiny")
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, build(spec), spec)
+    return path

@@ -50,7 +50,7 @@ def test_folder_keeps_layout_and_reports_bad_files(tmp_path, capsys):
 
 def test_refuses_to_overwrite_input_and_missing_paths(tmp_path, capsys):
     _write(tmp_path / "a.png")
-    assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.png"), "--overwrite"]) == 1
+    assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.png"), "--overwrite"]) == 2
     assert "replace an input" in capsys.readouterr().err
     assert main(["detail", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err

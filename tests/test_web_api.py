@@ -50,7 +50,7 @@ class NearestUpscaler:
     def _x4(self, a: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(a, 4, axis=0), 4, axis=1)
 
-    def upscale_array(self, rgb, *, tile=None, detail_strength=1.0, progress=None):
+    def upscale_array(self, rgb, *, tile=None, detail_strength=1.0, progress=None, max_pixels=None):
         self.calls.append({"shape": rgb.shape, "tile": tile, "strength": detail_strength})
         if self.gate is not None:
             if progress is not None:
@@ -62,7 +62,7 @@ class NearestUpscaler:
             progress(1, 1)
         return self._x4(rgb)
 
-    def upscale(self, image, *, tile=None, detail_strength=1.0, progress=None):
+    def upscale(self, image, *, tile=None, detail_strength=1.0, progress=None, max_pixels=None):
         assert image.ndim == 3 and image.shape[2] == 4 and image.dtype == np.float32
         self.upscale_array(image[..., :3], tile=tile, detail_strength=detail_strength, progress=progress)
         return self._x4(image)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from dsrgan import __version__
-from dsrgan.errors import DsrganError
+from dsrgan.errors import DsrganError, UsageError
 
 # (name, module, one-line help)
 COMMANDS = [
@@ -33,8 +34,19 @@ def _not_available(name: str):
     return run
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are a UsageError: `main` prints them as one line and exits 2, like every other
+    user mistake (argparse would print the whole usage text first)."""
+
+    def error(self, message: str):
+        head, _, rest = message.partition(": ")
+        if head.startswith("argument ") and rest.startswith("-"):  # our checks name the flag themselves
+            message = rest
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="dsrgan", description="DSRGAN x4 super-resolution: upscale, detail extraction, training, evaluation."
     )
     parser.add_argument("--version", action="version", version=f"dsrgan {__version__}")
@@ -58,18 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in dict(
+            (c[0], c) for c in COMMANDS)), None)
+        print(f"dsrgan{' ' + command if command else ''}: error: {e}", file=sys.stderr)
+        return e.exit_code
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    from dsrgan.utils import signals
+
     try:
-        return int(args.func(args) or 0)
+        with signals.stop_signals_raise(), warnings.catch_warnings():
+            # library advice (torch's UserWarnings and the like) is not for the user of a command
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                return int(args.func(args) or 0)
+            except DsrganError:
+                raise
+            except Exception as e:  # a stop signal that a library turned into another error is still a stop
+                signals.raise_if_interrupted(e)
+                raise
     except DsrganError as e:
         print(f"dsrgan {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print(f"dsrgan {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        code = getattr(e, "exit_code", 130)
+        what = "interrupted" if code == 130 else f"stopped by {e.args[0] if e.args else 'a signal'}"
+        print(f"dsrgan {args.command}: {what}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

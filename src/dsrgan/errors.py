@@ -64,3 +64,12 @@ class ConfigError(DsrganError):
 
 class UnknownModelError(DsrganError):
     """A model name is neither a bundled model, a preset, nor an existing file."""
+
+
+# --- options ------------------------------------------------------------------------------------------------
+class OptionError(DsrganError, ValueError):
+    """An option value is of the wrong type or outside its range (dsrgan.options checks them all)."""
+
+
+class UsageError(OptionError):
+    """The command line itself is wrong (unknown flag, missing argument, a value the parser refuses)."""

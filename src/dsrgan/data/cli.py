@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from dsrgan import options
+from dsrgan.options import arg
+
+
+def _size(value, name: str) -> int:
+    return options.number(value, name, integer=True, lo=0)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="folders of HR training images (e.g. DIV2K_train_HR)")
@@ -12,13 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", dest="lr_folders", action="append", default=[], metavar="FOLDER",
                         help="LR folder for the matching input (DIV2K X4 layout <stem>x4.png); default: make LR "
                              "with our MATLAB-compatible bicubic. Give once per input, in order")
-    parser.add_argument("--scale", type=int, default=4, help="downscale factor (default 4)")
-    parser.add_argument("--crop", type=int, default=480,
+    parser.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+                        help="downscale factor (default 4)")
+    parser.add_argument("--crop", type=arg(_size, "--crop", integer=True), default=480,
                         help="HR sub-image size (default 480, multiple of the scale; 0: whole images)")
-    parser.add_argument("--step", type=int, default=240, help="HR sub-image stride (default 240)")
-    parser.add_argument("--min-size", type=int, default=0,
+    parser.add_argument("--step", type=arg(options.positive_int, "--step", integer=True), default=240,
+                        help="HR sub-image stride (default 240)")
+    parser.add_argument("--min-size", type=arg(_size, "--min-size", integer=True), default=0,
                         help="drop sub-images whose HR side is below this (default: the crop size)")
-    parser.add_argument("--workers", type=int, default=0, help="decode/resize processes (default: cores - 1)")
+    parser.add_argument("--workers", type=arg(_size, "--workers", integer=True), default=0,
+                        help="decode/resize processes (default: cores - 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store at --output")
 
 
@@ -45,6 +55,11 @@ def run(args) -> int:
             raise DataError(f"--output {out} must not be inside the input folder {p}")
     if out.exists() and not args.overwrite:
         raise DataError(f"{out} exists; pass --overwrite to replace it")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--output {out} is a file, not a store folder")
+    from dsrgan.utils.destinations import check_folder
+
+    check_folder(out.parent, "the folder of --output")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = args.workers or max(1, cores - 1)
     min_side = args.min_size or args.crop

@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from dsrgan import options
+from dsrgan.options import arg
+
 OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 MSDM_WARN_PIXELS = 1_000_000
 
@@ -29,9 +32,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "99.5th percentile of |detail| at 0/1) (default: %(default)s)")
     p.add_argument("--method", default="fgs", choices=["fgs", "exact"],
                    help="dsrgan only: fgs (the paper's fast solver) or exact (sparse solve) (default: %(default)s)")
-    p.add_argument("--suffix", default="_detail", metavar="S",
-                   help="appended to output names in folder mode (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default="_detail", metavar="S",
+                   help="appended to output names in folder mode, no path separators (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs (inputs are never replaced); without it, existing pictures and "
+                        "raw files are kept and only the missing ones are written")
+    p.add_argument("--max-pixels", type=arg(options.max_pixels, "--max-pixels", integer=True),
+                   default=options.DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse inputs with more pixels than this, width x height (default: %(default)s)")
 
 
 def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, str]]]:
@@ -54,6 +62,23 @@ def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, s
     return triples, failed
 
 
+def check_outputs(args, triples) -> set[Path]:
+    """All destinations checked before any work; returns those that exist already."""
+    from dsrgan.utils.destinations import check_destinations, check_folder
+
+    inputs = [src for src, _, _ in triples]
+    pics = [pic for _, pic, _ in triples]
+    raws = [raw for _, _, raw in triples if raw is not None]
+    out_arg = Path(args.output)
+    pic_root = None if pics == [out_arg] else out_arg
+    raw_root = None if not raws or raws == [Path(args.raw)] else Path(args.raw)
+    for root, what in ((pic_root, "output folder"), (raw_root, "--raw folder")):
+        if root is not None:
+            check_folder(root, what)
+    existing = check_destinations(pics, overwrite=args.overwrite, root=pic_root, inputs=inputs)
+    return existing | check_destinations(raws, overwrite=args.overwrite, root=raw_root, inputs=inputs)
+
+
 def _save_npy(path: Path, arr) -> None:
     import numpy as np
 
@@ -67,14 +92,14 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from dsrgan.detail.visual import compute_detail, detail_picture
-    from dsrgan.errors import DsrganError, OverwriteInputError
+    from dsrgan.errors import DsrganError
     from dsrgan.imaging import read_image, write_image
 
     t_start = time.perf_counter()
     triples, failed = plan(args)
     if not triples and not failed:
         raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
-    inputs = {p.resolve() for p, _, _ in triples}
+    existing = check_outputs(args, triples)
     seen: dict[Path, Path] = {}
     done = skipped = 0
     bar = tqdm(total=len(triples), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(triples) < 2)
@@ -83,25 +108,25 @@ def run(args) -> int:
             outs = [pic] + ([raw] if raw is not None else [])
             for out in outs:
                 r = out.resolve()
-                if r in inputs:
-                    raise OverwriteInputError(f"output {out} would replace an input (use another -o or --suffix)")
                 if r in seen:
                     raise DsrganError(f"output {out} is also the output of {seen[r]} (inputs with the same name; "
                                       "use separate runs or --suffix)")
                 seen[r] = src
-            if all(o.exists() for o in outs) and not args.overwrite:
+            todo = outs if args.overwrite else [o for o in outs if o not in existing]
+            if not todo:
                 skipped += 1
                 bar.update(1)
                 continue
-            img = read_image(src)
+            img = read_image(src, max_pixels=args.max_pixels)
             h, w = img.shape
             if args.variant == "msdm" and h * w > MSDM_WARN_PIXELS:
                 bar.write(f"dsrgan detail: note: {src.name} is {w}x{h}; MSDM's sparse solve takes about a minute "
                           "and several GB per 3 MP", file=sys.stderr)
             detail = compute_detail(img.rgb, args.variant, method=args.method)
-            write_image(pic, detail_picture(detail, args.variant, args.normalize),
-                        grayscale=args.variant == "dsrgan", inputs=[src])
-            if raw is not None:
+            if pic in todo:
+                write_image(pic, detail_picture(detail, args.variant, args.normalize),
+                            grayscale=args.variant == "dsrgan", inputs=[src], overwrite=args.overwrite)
+            if raw in todo:
                 _save_npy(raw, detail)
             done += 1
         except (DsrganError, OSError) as e:

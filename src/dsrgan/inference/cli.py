@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from dsrgan import options
+from dsrgan.options import arg
+
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tiff", "tif": ".tiff", "webp": ".webp"}
 OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
@@ -20,34 +23,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output folder (the input folder layout is kept); a file name if there is one input file")
     p.add_argument("--model", default="default", metavar="NAME|PATH",
                    help="bundled model name or weight file (.safetensors/.pth) (default: %(default)s)")
-    p.add_argument("--tile", type=int, default=None, metavar="N",
-                   help="tile size in input pixels; 0 = whole image at once (default: chosen from free memory)")
-    p.add_argument("--tile-overlap", type=int, default=None, metavar="N",
+    p.add_argument("--tile", type=arg(options.tile, "--tile", integer=True, auto=True), default=None, metavar="N",
+                   help=f"tile size in input pixels, {options.MIN_TILE}-{options.MAX_TILE}; 0 = whole image at once; "
+                        "auto = chosen from free memory (default: auto)")
+    p.add_argument("--tile-overlap", type=arg(options.tile_overlap, "--tile-overlap", integer=True), default=None,
+                   metavar="N",
                    help="overlap of neighbouring tiles in input pixels (default: 16, 24 for deep models such as the "
-                        "23-block full model; see docs/upscaling.md)")
+                        "23-block full model; see docs/upscaling.md); below half the tile")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto = fp32 on CPU, bf16/fp16 on CUDA when the model supports it (default: %(default)s)")
-    p.add_argument("--detail-strength", type=float, default=1.0, metavar="S",
-                   help="scale of the detail branch's effect: 1 as trained, 0 = trunk only (default: %(default)s)")
-    p.add_argument("--outscale", type=float, default=None, metavar="F",
-                   help="final scale: resize the x4 result with bicubic to F x the input size")
+    p.add_argument("--detail-strength", type=arg(options.detail_strength, "--detail-strength"), default=1.0,
+                   metavar="S", help="scale of the detail branch's effect, 0-2: 1 as trained, 0 = trunk only "
+                                     "(default: %(default)s)")
+    p.add_argument("--outscale", type=arg(options.outscale, "--outscale"), default=None, metavar="F",
+                   help=f"final scale in (0, {options.MAX_OUTSCALE:g}]: resize the x4 result with bicubic to F x "
+                        "the input size")
     p.add_argument("--format", default="png", choices=sorted(FORMATS),
                    help="output format when OUTPUT is a folder (default: %(default)s)")
-    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG/WebP quality (default: %(default)s)")
-    p.add_argument("--suffix", default=None, metavar="S",
-                   help="appended to output file names (default: _x4, or _x<outscale>)")
+    p.add_argument("--quality", type=arg(options.quality, "--quality", integer=True), default=95, metavar="Q",
+                   help="JPEG/WebP quality 1-100 (default: %(default)s)")
+    p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default=None, metavar="S",
+                   help="appended to output file names, no path separators (default: _x4, or _x<outscale>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all usable cores)")
+    p.add_argument("--threads", type=arg(options.threads, "--threads", integer=True), default=None, metavar="N",
+                   help="CPU threads (default: all usable cores)")
+    p.add_argument("--max-pixels", type=arg(options.max_pixels, "--max-pixels", integer=True),
+                   default=options.DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse inputs with more pixels than this, width x height (default: %(default)s = 4096 x "
+                        "4096; the x4 output has 16 times as many)")
 
 
 def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """(input, output) pairs, and (path, reason) for inputs that cannot be processed at all."""
-    from dsrgan.errors import DsrganError
     from dsrgan.utils.files import gather_inputs
 
-    if args.outscale is not None and not (0 < args.outscale <= 16):
-        raise DsrganError(f"--outscale must be in (0, 16], got {args.outscale}")
+    check_options(args)
     out_arg = Path(args.output)
     # don't pick up our own outputs when OUTPUT lies inside an input folder
     items, failed = gather_inputs(args.inputs, exclude=[out_arg])
@@ -66,6 +77,24 @@ def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]
     return pairs, failed
 
 
+def check_options(args) -> None:
+    """The checks that involve several options (each option alone is checked by the parser)."""
+    if args.tile and args.tile_overlap is not None:
+        options.tile_overlap(args.tile_overlap, args.tile, name="--tile-overlap")
+
+
+def check_outputs(args, pairs: list[tuple[Path, Path]]) -> set[Path]:
+    """Every destination checked before the model loads; returns the outputs that exist already."""
+    from dsrgan.utils.destinations import check_destinations, check_folder
+
+    out_arg = Path(args.output)
+    single = len(pairs) == 1 and pairs[0][1] == out_arg
+    if not single:
+        check_folder(out_arg)
+    return check_destinations([o for _, o in pairs], overwrite=args.overwrite, root=None if single else out_arg,
+                              inputs=[i for i, _ in pairs])
+
+
 def _fmt_time(s: float) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
@@ -73,22 +102,19 @@ def _fmt_time(s: float) -> str:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from dsrgan.errors import DsrganError, OverwriteInputError
+    from dsrgan.errors import DsrganError
     from dsrgan.inference.api import load_model
+    from dsrgan.utils import signals
 
     t_start = time.perf_counter()
     pairs, failed = plan_outputs(args)
     if not pairs and not failed:
         raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
-    if args.tile is not None and args.tile < 0:
-        raise DsrganError(f"--tile must be >= 0, got {args.tile}")
-    if args.threads is not None and args.threads < 1:
-        raise DsrganError(f"--threads must be >= 1, got {args.threads}")
+    existing = check_outputs(args, pairs)
     up = load_model(args.model, device=args.device, dtype=args.dtype, threads=args.threads)
     print(f"dsrgan upscale: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}), "
           f"{len(pairs)} image(s)", file=sys.stderr)
 
-    inputs = {p.resolve() for p, _ in pairs}
     seen: dict[Path, Path] = {}
     done = skipped = 0
     times: list[float] = []
@@ -104,20 +130,18 @@ def run(args) -> int:
             name = src.name
             resolved = out.resolve()
             try:
-                if resolved in inputs:
-                    raise OverwriteInputError(f"output {out} would replace an input (use another -o or --suffix)")
                 if resolved in seen:
                     raise DsrganError(f"output {out} is also the output of {seen[resolved]} (inputs with the same "
                                       "name; use separate runs or --suffix)")
                 seen[resolved] = src
-                if out.exists() and not args.overwrite:
+                if out in existing and not args.overwrite:
                     skipped += 1
                     bar.update(1)
                     continue
                 t0 = time.perf_counter()
-                up.upscale_file(src, out, overwrite=True, quality=args.quality, tile=args.tile,
+                up.upscale_file(src, out, overwrite=args.overwrite, quality=args.quality, tile=args.tile,
                                 tile_overlap=args.tile_overlap, detail_strength=args.detail_strength,
-                                outscale=args.outscale, progress=tile_progress)
+                                outscale=args.outscale, progress=tile_progress, max_pixels=args.max_pixels)
                 times.append(time.perf_counter() - t0)
                 done += 1
                 bar.set_postfix_str(f"{name}: {times[-1]:.1f} s/img", refresh=False)
@@ -126,6 +150,7 @@ def run(args) -> int:
                 failed.append((src, reason))
                 bar.write(f"dsrgan upscale: failed: {src}: {reason}", file=sys.stderr)
             except Exception as e:  # a bug or an unforeseen library error: report it, keep going
+                signals.raise_if_interrupted(e)  # a Ctrl-C that a library turned into another error
                 failed.append((src, f"internal error: {type(e).__name__}: {e}"))
                 bar.write(f"dsrgan upscale: failed: {src}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
             bar.update(1)

@@ -12,6 +12,10 @@ import numpy as np
 
 from dsrgan.errors import ImageError, UnsupportedModeError
 
+# Float images are [0, 1]; computations in that range may overshoot it by rounding. Anything further out is data
+# of another scale (0..255 floats, PIL's mode 'F'), which clipping would turn white: refused, not guessed.
+FLOAT_TOLERANCE = 1.0 / 512
+
 # BT.601 luma, the weights PIL uses for RGB -> L, so gray in -> gray out round-trips like an image editor would.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -22,6 +26,19 @@ class Planes:
     alpha: np.ndarray | None
     bit_depth: int = 8  # 8, 16, or 32 for float input
     grayscale: bool = False
+
+
+def unit_float(x: np.ndarray, what: str = "image") -> np.ndarray:
+    """float32 copy of a float array in [0, 1] (clipped within FLOAT_TOLERANCE); ImageError for NaN, inf, or
+    values further outside."""
+    x = np.asarray(x)
+    lo, hi = float(np.min(x)), float(np.max(x))  # min/max propagate NaN; before a cast could overflow
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ImageError(f"{what} contains NaN or infinite values")
+    if lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE:
+        raise ImageError(f"float {what} values must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide "
+                         "0..255 data by 255, or pass uint8 / uint16 arrays)")
+    return np.clip(x.astype(np.float32, copy=False), 0.0, 1.0)
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -49,7 +66,7 @@ def quantize(x: np.ndarray, bit_depth: int, *, gray: bool = False, band: int = 2
 def from_numpy(a: np.ndarray) -> Planes:
     """H x W (gray), H x W x 1, H x W x 2 (gray + alpha), H x W x 3 (RGB), H x W x 4 (RGBA).
 
-    uint8 and uint16 are scaled by their range; floats are taken as [0, 1] and clipped. Channel order is RGB.
+    uint8 and uint16 are scaled by their range; floats must be in [0, 1] (see unit_float). Channel order is RGB.
     """
     if not isinstance(a, np.ndarray):
         raise ImageError(f"expected a numpy array, got {type(a).__name__}")
@@ -63,12 +80,12 @@ def from_numpy(a: np.ndarray) -> Planes:
         x, bit_depth = a.astype(np.float32) / 255.0, 8
     elif a.dtype == np.uint16:
         x, bit_depth = a.astype(np.float32) / 65535.0, 16
-    elif np.issubdtype(a.dtype, np.floating) or a.dtype == np.bool_:
-        x, bit_depth = np.clip(a.astype(np.float32), 0.0, 1.0), 32
-        if not np.isfinite(x).all():
-            raise ImageError("array contains NaN or infinite values")
+    elif a.dtype == np.bool_:
+        x, bit_depth = a.astype(np.float32), 32
+    elif np.issubdtype(a.dtype, np.floating):
+        x, bit_depth = unit_float(a, "array"), 32
     else:
-        raise ImageError(f"array dtype {a.dtype} is not supported (use uint8, uint16 or float in [0, 1])")
+        raise ImageError(f"array dtype {a.dtype} is not supported (use uint8, uint16, or float in [0, 1])")
     c = x.shape[2]
     gray = c in (1, 2)
     rgb = np.repeat(x[:, :, :1], 3, axis=2) if gray else np.ascontiguousarray(x[:, :, :3])
@@ -117,8 +134,11 @@ def from_pil(img) -> tuple[Planes, str]:
         if a.min() < 0 or a.max() > 65535:
             raise UnsupportedModeError("PIL mode 'I' image with values outside 0..65535")
         return from_numpy(a.astype(np.uint16)), mode
-    if mode == "F":
-        return from_numpy(np.asarray(img, dtype=np.float32)), mode
+    if mode == "F":  # the same contract as float arrays: values in [0, 1]
+        try:
+            return from_numpy(np.asarray(img, dtype=np.float32)), mode
+        except ImageError as e:
+            raise ImageError(f"PIL mode 'F' image: {e}") from None
     if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La"):
         conv = "RGBA" if mode in ("RGBa", "La") else "RGB"
         return from_numpy(np.asarray(img.convert(conv))), conv

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsrgan import options
 from dsrgan.errors import DsrganError, ImageError, OutputExistsError
 from dsrgan.inference import convert
 from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
@@ -31,7 +32,7 @@ DEEP_BLOCKS = 8  # trunks with more RRDB blocks than this get DEEP_OVERLAP
 def default_overlap(spec) -> int:
     blocks = int(getattr(spec, "params", {}).get("num_block", 23))
     return DEEP_OVERLAP if blocks > DEEP_BLOCKS else DEFAULT_OVERLAP
-MIN_TILE = 16
+MIN_TILE = options.MIN_TILE
 # Largest tile on the CPU; in practice the memory budget below decides (lite: ~400, full: ~200).
 CPU_TILE_CAP = 512
 CUDA_TILE_CAP = 1024
@@ -89,6 +90,7 @@ class Upscaler:
                  name: str | None = None):
         from dsrgan.utils.device import resolve_device, resolve_dtype, set_cpu_threads
 
+        threads = options.threads(threads)
         self.spec = spec
         self.name = name or getattr(spec, "arch", type(model).__name__)
         self.scale = int(spec.scale)
@@ -103,9 +105,10 @@ class Upscaler:
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.tile = tile
-        self.tile_overlap = default_overlap(spec) if tile_overlap is None else int(tile_overlap)
-        self.memory_budget = memory_budget
+        self.tile = options.tile(tile)
+        overlap = options.tile_overlap(tile_overlap, self.tile)
+        self.tile_overlap = default_overlap(spec) if overlap is None else overlap
+        self.memory_budget = None if memory_budget is None else options.positive_int(memory_budget, "memory_budget")
         self._bytes_per_px: float | None = None
         self._tile_limit: int | None = None  # lowered after an out-of-memory retry, kept for later images
         self.last_stats: dict = {}
@@ -236,16 +239,17 @@ class Upscaler:
 
     # --- arrays -----------------------------------------------------------------------------------------------
     def _upscale_planes(self, rgb: np.ndarray, alpha: np.ndarray | None, *, tile, tile_overlap, detail_strength,
-                        outscale, progress) -> tuple[np.ndarray, np.ndarray | None]:
+                        outscale, progress, max_pixels=options.DEFAULT_MAX_PIXELS
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
         from dsrgan.imaging import imresize
 
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        overlap = self.tile_overlap if tile_overlap is None else int(tile_overlap)
-        if overlap < 0:
-            raise DsrganError(f"tile overlap must be >= 0 (got {overlap})")
-        if tile is not None and tile != 0 and tile < MIN_TILE:
-            raise DsrganError(f"tile must be 0 (whole image) or >= {MIN_TILE} (got {tile})")
+        tile, detail_strength, outscale = options.tile(tile), options.detail_strength(detail_strength), \
+            options.outscale(outscale)
+        overlap = options.tile_overlap(tile_overlap, tile or self.tile)
+        overlap = self.tile_overlap if overlap is None else overlap
+        options.check_pixels(w, h, options.max_pixels(max_pixels), "image")
         premultiply = alpha is not None and bool((alpha < 1.0).any())
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
         detail = self.detail_map(net_in) if self.detail_variant is not None else None
@@ -277,23 +281,27 @@ class Upscaler:
 
     def upscale_array(self, rgb: np.ndarray, *, tile: int | None = None, tile_overlap: int | None = None,
                       detail_strength: float = 1.0, outscale: float | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                      progress: Callable[[int, int], None] | None = None,
+                      max_pixels: int = options.DEFAULT_MAX_PIXELS) -> np.ndarray:
         """float32 H x W x 3 RGB in [0, 1] -> float32 (sH) x (sW) x 3 in [0, 1]."""
         sr, _ = self._upscale_planes(_check_rgb(rgb), None, tile=tile, tile_overlap=tile_overlap,
-                                     detail_strength=detail_strength, outscale=outscale, progress=progress)
+                                     detail_strength=detail_strength, outscale=outscale, progress=progress,
+                                     max_pixels=max_pixels)
         return sr
 
     # --- any image -------------------------------------------------------------------------------------------
     def upscale(self, image, *, output: str | os.PathLike | None = None, tile: int | None = None,
                 tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
-                overwrite: bool = True, quality: int = 95, progress: Callable[[int, int], None] | None = None):
+                overwrite: bool = True, quality: int = 95, progress: Callable[[int, int], None] | None = None,
+                max_pixels: int = options.DEFAULT_MAX_PIXELS):
         """Upscale a path, a PIL image or a numpy array; returns the same kind.
 
         A path is read with EXIF orientation applied and the result written to `output` (default: beside the
         input as `<name>_x<scale>.png`); the output path is returned. Alpha, gray and 16-bit survive.
+        Float arrays (and PIL mode 'F') must hold values in [0, 1]; inputs above `max_pixels` are refused.
         """
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
-                      progress=progress)
+                      progress=progress, max_pixels=max_pixels)
         if isinstance(image, (str, os.PathLike)):
             return self.upscale_file(image, output, overwrite=overwrite, quality=quality, **kwargs)
         if isinstance(image, np.ndarray):
@@ -314,15 +322,18 @@ class Upscaler:
                      **kwargs) -> Path:
         """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path."""
         from dsrgan.imaging import read_image, write_image
+        from dsrgan.utils.destinations import check_destination
 
         path = Path(path)
+        quality = options.quality(quality)
         if output is None:
-            s = kwargs.get("outscale") or self.scale
+            s = options.outscale(kwargs.get("outscale")) or self.scale
             output = path.with_name(f"{path.stem}_x{s:g}.png")
         output = Path(output)
-        if not overwrite and output.exists():  # before the compute, not after
+        # every check before the compute, not after
+        if check_destination(output, overwrite=overwrite, inputs=(path,)) and not overwrite:
             raise OutputExistsError(f"{output}: already exists (pass overwrite=True to replace it)")
-        img = read_image(path)
+        img = read_image(path, max_pixels=options.max_pixels(kwargs.get("max_pixels", options.DEFAULT_MAX_PIXELS)))
         rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
         bit_depth = img.bit_depth
         ext = output.suffix.lower()
@@ -345,7 +356,7 @@ def _check_rgb(rgb) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ImageError(f"expected an H x W x 3 RGB array, got shape {rgb.shape}")
-    rgb = rgb.astype(np.float32, copy=False)
-    if not np.isfinite(rgb).all():
-        raise ImageError("image contains NaN or infinite values")
-    return np.clip(rgb, 0.0, 1.0)
+    if rgb.dtype.kind != "f":
+        raise ImageError(f"expected a float RGB array in [0, 1], got dtype {rgb.dtype} (the upscale method takes "
+                         "uint8 and uint16 arrays)")
+    return convert.unit_float(rgb)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dsrgan import options
+from dsrgan.options import arg
+
 EPILOG = """examples:
   dsrgan evaluate --model bicubic data/Set5 data/Set14
   dsrgan evaluate --model default --model bicubic data/Set14 --json out.json --markdown out.md
@@ -28,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-dir", action="append", metavar="DIR",
                    help="folder of LR images for the dataset in the same position (matched by name: NAME.png, "
                         "NAMEx4.png, ...)")
-    p.add_argument("--scale", type=int, default=4, help="upscaling factor, also the shave width (default: 4)")
+    p.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+                   help="upscaling factor, also the shave width (default: 4)")
     p.add_argument("--json", metavar="FILE", help="write all results (per image too) as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the tables and the protocol as Markdown")
     p.add_argument("--save-images", metavar="DIR", help="write SR images to DIR/MODEL/DATASET/NAME.png")
@@ -36,7 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --save-images: side-by-side zoomed crops (LR bicubic | SR... | HR) in DIR/crops/")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (models and LPIPS)")
     p.add_argument("--dtype", default="auto", help="model precision: auto, fp32, bf16, fp16")
-    p.add_argument("--tile", type=int, default=None, help="LR tile size for the model (default: automatic)")
+    p.add_argument("--tile", type=arg(options.tile, "--tile", integer=True, auto=True), default=None,
+                   help=f"LR tile size for the model, {options.MIN_TILE}-{options.MAX_TILE}, 0 = whole image "
+                        "(default: automatic)")
     p.add_argument("--lpips-backbone", metavar="PATH_OR_URL",
                    help="torchvision AlexNet weights (alexnet-owt-7be5be79.pth) for LPIPS; default: search (see "
                         "docs/metrics.md)")
@@ -45,8 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ma-model", metavar="PATH",
                    help="Ma et al. model (.mat) for PI; also env DSRGAN_MA_MODEL (the Ma score is not implemented "
                         "in this version: giving one is an error)")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images of each dataset")
+    p.add_argument("--limit", type=arg(options.positive_int, "--limit", integer=True), default=None, metavar="N",
+                   help="only the first N images of each dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing --json/--markdown files and images in a non-empty --save-images folder")
 
 
 def run(args) -> int:
@@ -61,12 +70,7 @@ def run(args) -> int:
     def warn(msg: str) -> None:
         print(f"dsrgan evaluate: warning: {msg}", file=sys.stderr)
 
-    if args.scale < 1:
-        raise DsrganError(f"--scale must be >= 1, got {args.scale}")
-    if args.tile is not None and args.tile < 16:
-        raise DsrganError(f"--tile must be at least 16 LR pixels, got {args.tile}")
-    if args.limit is not None and args.limit < 1:
-        raise DsrganError(f"--limit must be >= 1, got {args.limit}")
+    check_reports(args)
     lr_dirs = args.lr_dir or []
     if lr_dirs and len(lr_dirs) != len(args.datasets):
         raise DsrganError(f"give --lr-dir once per dataset ({len(args.datasets)} datasets, {len(lr_dirs)} --lr-dir)")
@@ -130,12 +134,37 @@ def run(args) -> int:
     print("protocol:")
     for line in report.protocol_lines(proto):
         print(f"  {line}")
-    if args.json:
-        atomic_write_text(args.json, report.to_json(results, {lbl: proto for lbl in results}, descriptions))
-        print(f"wrote {args.json}")
-    if args.markdown:
-        atomic_write_text(args.markdown, report.markdown(results, proto, descriptions))
-        print(f"wrote {args.markdown}")
+    written = True
+    for path, make in ((args.json, lambda: report.to_json(results, {lbl: proto for lbl in results}, descriptions)),
+                       (args.markdown, lambda: report.markdown(results, proto, descriptions))):
+        if not path:
+            continue
+        try:  # the table above is printed already: a failed report costs only itself
+            atomic_write_text(path, make())
+            print(f"wrote {path}")
+        except DsrganError as e:
+            written = False
+            print(f"dsrgan evaluate: error: report not written: {e}", file=sys.stderr)
     if args.save_images:
         print(f"SR images in {args.save_images}" + (f" (crops in {Path(args.save_images) / 'crops'})" if crop else ""))
-    return 0
+    return 0 if written else 1
+
+
+def check_reports(args) -> None:
+    """Where the reports go is checked before any metric is computed (a long run must not end in an error)."""
+    from pathlib import Path
+
+    from dsrgan.errors import OptionError, OutputExistsError
+    from dsrgan.utils.destinations import check_destination, check_folder
+
+    files = [f for f in (args.json, args.markdown) if f]
+    if len(set(files)) < len(files):
+        raise OptionError("--json and --markdown name the same file")
+    for f in files:
+        if check_destination(f, overwrite=args.overwrite) and not args.overwrite:
+            raise OutputExistsError(f"{f} exists (--overwrite replaces it)")
+    if args.save_images:
+        folder = Path(args.save_images)
+        check_folder(folder, "--save-images folder")
+        if not args.overwrite and folder.is_dir() and any(folder.iterdir()):
+            raise OutputExistsError(f"--save-images folder {folder} is not empty (--overwrite replaces its images)")

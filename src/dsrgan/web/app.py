@@ -20,7 +20,6 @@ import atexit
 import contextlib
 import functools
 import logging
-import math
 import re
 import shutil
 import tempfile
@@ -33,13 +32,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from dsrgan import __version__
+from dsrgan import __version__, options
 from dsrgan.errors import (
     DsrganError,
     EmptyFileError,
     ImageError,
     ImageTooLargeError,
     NotAnImageError,
+    OptionError,
     UnknownModelError,
 )
 from dsrgan.web.config import MB, ServeConfig
@@ -79,16 +79,14 @@ def _mb(n: int) -> str:
     return f"{n / MB:.3g} MB"
 
 
-def parse_strength(value: str | None, config: ServeConfig) -> float:
-    if value in (None, ""):
+def parse_strength(value: str | None) -> float:
+    """The form's detail strength: the range of dsrgan.options, empty for 1 (as trained)."""
+    if value is None or not value.strip():
         return 1.0
     try:
-        s = float(value)
-    except ValueError:
-        s = math.nan
-    if not math.isfinite(s) or not 0.0 <= s <= config.max_strength:
-        raise ApiError(400, f"detail strength must be a number from 0 to {config.max_strength:g} (got {value!r})")
-    return s
+        return options.detail_strength(options.text_to_number(value), name="detail strength")
+    except OptionError as e:
+        raise ApiError(400, str(e)) from None
 
 
 def parse_tile(value: str | None, config: ServeConfig) -> int | None:
@@ -96,13 +94,9 @@ def parse_tile(value: str | None, config: ServeConfig) -> int | None:
     if value is None or value.strip().lower() in ("", "auto"):
         return config.default_tile
     try:
-        t = int(value)
-    except ValueError:
-        t = -1
-    if t != 0 and not config.min_tile <= t <= config.max_tile:
-        raise ApiError(400, f"tile size must be a whole number from {config.min_tile} to {config.max_tile}, "
-                            f"0 for the whole image at once, or empty for automatic (got {value!r})")
-    return t
+        return options.tile(options.text_to_number(value, integer=True), name="tile size")
+    except OptionError as e:
+        raise ApiError(400, f"{e} (or empty for automatic)") from None
 
 
 def safe_stem(name: str | None) -> str:
@@ -239,8 +233,8 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
             "models": pool.describe(),
             "default_model": pool.default,
             "limits": {"max_upload_bytes": config.max_upload_bytes, "max_pixels": config.max_pixels,
-                       "max_waiting": config.max_waiting, "max_strength": config.max_strength,
-                       "min_tile": config.min_tile, "max_tile": config.max_tile,
+                       "max_waiting": config.max_waiting, "max_strength": options.MAX_DETAIL_STRENGTH,
+                       "min_tile": options.MIN_TILE, "max_tile": options.MAX_TILE,
                        "default_tile": config.default_tile},
             "queue": {"waiting": queue.waiting},
         }
@@ -252,7 +246,7 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
             model = pool.check(q.get("model"))
         except UnknownModelError as e:
             raise ApiError(400, str(e)) from None
-        strength = parse_strength(q.get("strength"), config)
+        strength = parse_strength(q.get("strength"))
         tile = parse_tile(q.get("tile"), config)
         filename = safe_stem(q.get("filename"))
         display_name = (q.get("filename") or "the upload")[:120]

@@ -4,49 +4,33 @@ from __future__ import annotations
 
 import argparse
 
+from dsrgan import options
 from dsrgan.errors import DsrganError
+from dsrgan.options import arg
 
 
 class WebExtraMissingError(DsrganError):
     """fastapi/uvicorn are not installed."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
+    parser.add_argument("--port", type=arg(options.port, "--port", integer=True), default=7860,
+                        help="port, 1-65535 (default 7860; 0 picks a free one)")
     parser.add_argument("--model", default="default",
                         help="bundled model name or checkpoint file to serve (default: the bundled model); "
                              "the other bundled models are offered on the page too")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--dtype", default="auto", help="auto, fp32, bf16 or fp16 (default auto)")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="tile size used when the page leaves it empty (default: chosen from the memory "
-                             "budget; 0: whole image at once)")
-    parser.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="upload size limit (default 20)")
-    parser.add_argument("--max-pixels", type=_positive_int, default=2_000_000,
+    parser.add_argument("--tile", type=arg(options.tile, "--tile", integer=True, auto=True), default=None,
+                        help=f"tile size used when the page leaves it empty, {options.MIN_TILE}-{options.MAX_TILE} "
+                             "(default: chosen from the memory budget; 0: whole image at once)")
+    parser.add_argument("--max-upload-mb", type=arg(options.megabytes, "--max-upload-mb"), default=20.0,
+                        help="upload size limit (default 20)")
+    parser.add_argument("--max-pixels", type=arg(options.max_pixels, "--max-pixels", integer=True), default=2_000_000,
                         help="input pixel limit, width x height (default 2000000; the output has 16x as many)")
-    parser.add_argument("--queue", type=_positive_int, default=8,
+    parser.add_argument("--queue", type=arg(options.positive_int, "--queue", integer=True), default=8,
                         help="requests that may wait behind the running one before the server answers "
                              "'busy, try again' (default 8)")
 
@@ -67,8 +51,6 @@ def run(args) -> int:
 
     config = ServeConfig(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=args.max_pixels,
                          max_waiting=args.queue, default_tile=args.tile)
-    if args.tile not in (None, 0) and not config.min_tile <= args.tile <= config.max_tile:
-        raise DsrganError(f"--tile must be 0 or from {config.min_tile} to {config.max_tile} (got {args.tile})")
 
     def loader(name: str):
         return load_model(name, device=args.device, dtype=args.dtype)

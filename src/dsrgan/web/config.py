@@ -19,9 +19,6 @@ class ServeConfig:
     max_waiting: int = 8
     # Finished jobs whose images stay downloadable; older ones are deleted from the private folder.
     keep_finished: int = 16
-    max_strength: float = 2.0
-    min_tile: int = 16  # the Upscaler's own minimum (dsrgan.inference.upscaler.MIN_TILE)
-    max_tile: int = 4096
     # Tile size used when the page leaves the field empty: None lets the Upscaler pick one from its memory
     # budget; 0 means the whole image at once.
     default_tile: int | None = None

@@ -63,7 +63,9 @@ def run_job(job: Job, pool) -> None:
     rgb = loaded.rgb
     upscaler = pool.get(inp.model)
 
-    kwargs: dict[str, Any] = {"tile": inp.tile, "detail_strength": inp.strength}
+    # the server's own --max-pixels already admitted this image at upload
+    kwargs: dict[str, Any] = {"tile": inp.tile, "detail_strength": inp.strength,
+                              "max_pixels": rgb.shape[0] * rgb.shape[1]}
     key = _progress_keyword(upscaler.upscale_array)
     if key is not None:
         def report(done, total=None):

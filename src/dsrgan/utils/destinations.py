@@ -1,0 +1,80 @@
+"""Checking where outputs will go before any work starts: a long run must not fail at its last step.
+
+`check_destination` answers for one path whether it can be written (its folder exists or can be made, is a
+folder, is writable; the path is no folder, no input, inside the output root) and whether it exists already.
+Nothing is created: a run that stops at a usage error leaves no empty folders behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from dsrgan.errors import OutputError, OverwriteInputError
+from dsrgan.utils.files import is_under
+
+
+def _existing_ancestor(path: Path) -> Path:
+    p = path.parent
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_folder(folder: str | os.PathLike, what: str = "output folder") -> None:
+    """OutputError unless `folder` is (or can be made as) a writable folder."""
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise OutputError(f"{what} {folder} is a file, not a folder")
+        base = folder
+    else:
+        base = _existing_ancestor(folder / "x")
+        if not base.is_dir():
+            raise OutputError(f"{what} {folder} cannot be made: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {folder} is not writable (permission denied on {base})")
+
+
+def check_destination(path: str | os.PathLike, *, overwrite: bool, root: str | os.PathLike | None = None,
+                      inputs: Iterable[str | os.PathLike] = ()) -> bool:
+    """Raise OutputError if `path` cannot be written safely; return whether it exists already.
+
+    An existing file is not an error here: the caller skips it or refuses, unless `overwrite` says replace it.
+    `root`: the output folder the path must stay inside (a suffix or format must not lead elsewhere).
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    if root is not None and not is_under(resolved, Path(root).resolve()):
+        raise OutputError(f"output {path} would lie outside the output folder {root}")
+    if any(resolved == Path(i).resolve() for i in inputs):
+        raise OverwriteInputError(f"output {path} would replace an input (use another output or suffix)")
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder (give a file name, or another output)")
+    check_folder(path.parent, "the folder of output")
+    exists = path.exists()
+    if exists and overwrite and not os.access(path, os.W_OK):
+        raise OutputError(f"output {path} exists and is not writable")
+    return exists
+
+
+def check_destinations(paths: Iterable[str | os.PathLike], *, overwrite: bool, root=None, inputs=()) -> set[Path]:
+    """check_destination for each path; one error naming the first problem and how many there are.
+
+    Returns the paths that exist already."""
+    inputs = [Path(i) for i in inputs]
+    problems: list[str] = []
+    first: OutputError | None = None
+    existing: set[Path] = set()
+    for p in paths:
+        try:
+            if check_destination(p, overwrite=overwrite, root=root, inputs=inputs):
+                existing.add(Path(p))
+        except OutputError as e:
+            problems.append(str(e))
+            first = first or e
+    if first is not None:
+        more = f" (and {len(problems) - 1} more output problem(s))" if len(problems) > 1 else ""
+        raise type(first)(f"{problems[0]}{more}")
+    return existing
