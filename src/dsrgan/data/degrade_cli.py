@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import argparse
 
+from dsrgan import options
+from dsrgan.options import arg
+
+
+def _seed(value, name: str) -> int:
+    return options.number(value, name, integer=True, lo=0, hi=2**63 - 1)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="HR", help="HR image files and/or folders (searched recursively)")
@@ -20,10 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML",
                    help="take the settings from a training config's data.degradation section (or a YAML file "
                         "holding just that section); --preset replaces its preset")
-    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default: %(default)s)")
-    p.add_argument("--pairs", type=int, default=1, metavar="K",
+    p.add_argument("--seed", type=arg(_seed, "--seed", integer=True), default=0, metavar="N",
+                   help="seed of the draws (default: %(default)s)")
+    p.add_argument("--pairs", type=arg(options.positive_int, "--pairs", integer=True), default=1, metavar="K",
                    help="LR versions per HR image, named <stem>_<k>.png when K > 1 (default: %(default)s)")
-    p.add_argument("--scale", type=int, default=4, help="downscale factor (default: %(default)s)")
+    p.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+                   help="downscale factor (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
 
 
@@ -57,11 +66,11 @@ def plan(args) -> list[tuple]:
     from pathlib import Path
 
     from dsrgan.errors import DsrganError, OutputExistsError, OverwriteInputError
+    from dsrgan.utils.destinations import check_destinations, check_folder
     from dsrgan.utils.files import gather_inputs
 
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise DsrganError(f"-o {out} is a file; give a folder")
+    check_folder(out, "output folder")
     if any(Path(i).is_dir() and Path(i).resolve() == out.resolve() for i in args.inputs):
         raise OverwriteInputError(f"-o {out} is an input folder; give another folder")
     items, missing = gather_inputs(args.inputs, exclude=[out])
@@ -69,24 +78,24 @@ def plan(args) -> list[tuple]:
         raise DsrganError(f"input not found: {missing[0][0]}")
     if not items:
         raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
-    inputs = {f.resolve() for f, _ in items}
-    seen: dict = {}
-    jobs = []
+    jobs, seen = [], {}
     for f, rel in items:
         for k in range(args.pairs):
             stem = rel.stem if args.pairs == 1 else f"{rel.stem}_{k}"
             lr, meta = out / rel.parent / f"{stem}.png", out / rel.parent / f"{stem}.json"
             for o in (lr, meta):
-                r = o.resolve()
-                if r in inputs:
-                    raise OverwriteInputError(f"output {o} would replace an input (use another -o)")
-                if r in seen:
-                    raise DsrganError(f"output {o} is also the output of {seen[r]} (inputs with the same name; "
-                                      "use separate runs)")
-                seen[r] = f
-                if o.exists() and not args.overwrite:
-                    raise OutputExistsError(f"{o} exists; pass --overwrite to replace it")
+                if o.resolve() in seen:
+                    raise DsrganError(f"output {o} is also the output of {seen[o.resolve()]} (inputs with the same "
+                                      "name; use separate runs)")
+                seen[o.resolve()] = f
             jobs.append((f, rel, k, lr, meta))
+    # a half-old, half-new degraded set would mix seeds and settings silently: refuse instead of skipping
+    existing = check_destinations([p for j in jobs for p in j[3:]], overwrite=args.overwrite, root=out,
+                                  inputs=[f for f, _ in items])
+    if existing and not args.overwrite:
+        first = sorted(existing)[0]
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputExistsError(f"{first} exists{more}; pass --overwrite to replace")
     return jobs
 
 
@@ -97,12 +106,6 @@ def run(args) -> int:
     from dsrgan.errors import DsrganError
 
     t0 = time.perf_counter()
-    if args.seed < 0:
-        raise DsrganError(f"--seed must be >= 0, got {args.seed}")
-    if args.pairs < 1:
-        raise DsrganError(f"--pairs must be >= 1, got {args.pairs}")
-    if args.scale < 1:
-        raise DsrganError(f"--scale must be >= 1, got {args.scale}")
     settings = _settings(args)
     jobs = plan(args)
 
