@@ -52,3 +52,17 @@ def tiny_model_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     save_model(path, build(spec), spec)
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_engine_cache(tmp_path_factory):
+    """Exported engine files go to a throw-away folder, never into the user's cache."""
+    import os
+
+    old = os.environ.get("DSRGAN_CACHE_DIR")
+    os.environ["DSRGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("dsrgan-cache"))
+    yield
+    if old is None:
+        os.environ.pop("DSRGAN_CACHE_DIR", None)
+    else:
+        os.environ["DSRGAN_CACHE_DIR"] = old

@@ -21,6 +21,7 @@ COMMANDS = [
     ("prepare", "dsrgan.data.cli", "pre-extract sub-images of a large training set into a fast cache"),
     ("degrade", "dsrgan.data.degrade_cli", "make LR images with random real-world degradations (blur, noise, JPEG)"),
     ("evaluate", "dsrgan.metrics.cli", "PSNR/SSIM/LPIPS/NIQE/PI on benchmark folders, Table II-style report"),
+    ("export", "dsrgan.export.cli", "write a model as an ONNX file (ONNX Runtime, OpenVINO, chaiNNer)"),
     ("serve", "dsrgan.web.cli", "web page for upscaling in a browser (needs `pip install dsrgan[web]`)"),
     ("weights", "dsrgan.weights.cli", "list or fetch the pretrained feature weights (LPIPS AlexNet, VGG16/19)"),
 ]

@@ -11,8 +11,11 @@ __all__ = ["Upscaler", "load_model", "upscale", "DEFAULT_OVERLAP", "default_over
 
 def load_model(name_or_path: str | os.PathLike = "default", *, device: str = "auto", dtype: str = "auto",
                threads: int | None = None, tile: int | None = None, tile_overlap: int | None = None,
-               memory_budget: int | None = None) -> Upscaler:
+               memory_budget: int | None = None, backend: str = "auto") -> Upscaler:
     """Load a bundled model by name ("default") or a weight file, once; the Upscaler runs it many times.
+
+    backend: "auto" (the fastest installed engine for this model and device, see dsrgan.inference.backends),
+    "torch", "onnxruntime" or "openvino" (these two run on the CPU, from an ONNX file cached per user).
 
     Weights are read without running code (safetensors, or torch.load(weights_only=True)).
     """
@@ -21,17 +24,17 @@ def load_model(name_or_path: str | os.PathLike = "default", *, device: str = "au
     path = resolve_model(name_or_path)
     model, spec, _metadata = load_model_file(path, map_location="cpu")
     return Upscaler(model, spec, device=device, dtype=dtype, threads=threads, tile=tile, tile_overlap=tile_overlap,
-                    memory_budget=memory_budget, name=str(name_or_path))
+                    memory_budget=memory_budget, name=str(name_or_path), backend=backend)
 
 
 def upscale(image, model: str | os.PathLike | Upscaler = "default", *, device: str = "auto", dtype: str = "auto",
-            tile: int | None = None, tile_overlap: int | None = None, detail_strength: float = 1.0,
-            outscale: float | None = None, output: str | os.PathLike | None = None):
+            backend: str = "auto", tile: int | None = None, tile_overlap: int | None = None,
+            detail_strength: float = 1.0, outscale: float | None = None, output: str | os.PathLike | None = None):
     """Upscale one image (path, PIL image, or RGB numpy array) and return the same kind.
 
     For a path the result is written to `output` (default `<name>_x4.png` beside it) and its path returned.
     To upscale many images, call `load_model` once and use its `upscale` method.
     """
-    up = model if isinstance(model, Upscaler) else load_model(model, device=device, dtype=dtype)
+    up = model if isinstance(model, Upscaler) else load_model(model, device=device, dtype=dtype, backend=backend)
     return up.upscale(image, output=output, tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength,
                       outscale=outscale)

@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto = fp32 on CPU, bf16/fp16 on CUDA when the model supports it (default: %(default)s)")
+    from dsrgan.inference.backends import BACKENDS
+
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="inference engine: auto = the fastest installed one for the model and device; onnxruntime "
+                        "and openvino run on the CPU (pip install 'dsrgan[fast]') (default: %(default)s)")
     p.add_argument("--detail-strength", type=arg(options.detail_strength, "--detail-strength"), default=1.0,
                    metavar="S", help="scale of the detail branch's effect, 0-2: 1 as trained, 0 = trunk only "
                                      "(default: %(default)s)")
@@ -111,9 +116,11 @@ def run(args) -> int:
     if not pairs and not failed:
         raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
     existing = check_outputs(args, pairs)
-    up = load_model(args.model, device=args.device, dtype=args.dtype, threads=args.threads)
-    print(f"dsrgan upscale: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}), "
-          f"{len(pairs)} image(s)", file=sys.stderr)
+    up = load_model(args.model, device=args.device, dtype=args.dtype, threads=args.threads, backend=args.backend)
+    for note in up.notes:
+        print(f"dsrgan upscale: note: {note}", file=sys.stderr)
+    print(f"dsrgan upscale: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "
+          f"{up.backend.name}), {len(pairs)} image(s)", file=sys.stderr)
 
     seen: dict[Path, Path] = {}
     done = skipped = 0

@@ -87,7 +87,8 @@ class Upscaler:
 
     def __init__(self, model: torch.nn.Module, spec, *, device="auto", dtype="auto", threads: int | None = None,
                  tile: int | None = None, tile_overlap: int | None = None, memory_budget: int | None = None,
-                 name: str | None = None):
+                 name: str | None = None, backend: str = "torch"):
+        from dsrgan.inference import backends
         from dsrgan.utils.device import resolve_device, resolve_dtype, set_cpu_threads
 
         threads = options.threads(threads)
@@ -105,6 +106,13 @@ class Upscaler:
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
         for p in self.model.parameters():
             p.requires_grad_(False)
+        # the engine that runs the network; torch also runs what the others cannot (detail_strength != 1)
+        self.notes: list[str] = []  # why `auto` passed over an engine
+        self.torch_backend = backends.TorchBackend(self.model, spec, self.device, self.dtype)
+        self.backend = backends.choose(backend, self.model, spec, device=self.device, dtype=self.dtype,
+                                       threads=threads, notes=self.notes)
+        if self.backend.name == "torch":
+            self.backend = self.torch_backend
         self.tile = options.tile(tile)
         overlap = options.tile_overlap(tile_overlap, self.tile)
         self.tile_overlap = default_overlap(spec) if overlap is None else overlap
@@ -191,8 +199,8 @@ class Upscaler:
     def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
                      strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:
         h, w = rgb.shape[:2]
-        lr_all = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-        det_all = None if detail is None else torch.from_numpy(np.ascontiguousarray(detail.transpose(2, 0, 1)))[None]
+        lr_all = rgb.transpose(2, 0, 1)[None]
+        det_all = None if detail is None else detail.transpose(2, 0, 1)[None]
         out = None
         tile, batch = self.plan(h, w, tile)
         forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength))
@@ -208,18 +216,15 @@ class Upscaler:
                     raise
                 tile, batch = self._smaller(tile or max(h, w), batch, e)
 
-    def _forward_tiles(self, lr_all: torch.Tensor, det_all: torch.Tensor | None, strength: float,
+    def _forward_tiles(self, lr_all: np.ndarray, det_all: np.ndarray | None, strength: float,
                        tiles: list[Tile]) -> np.ndarray:
         """Crop the tiles from the whole-image input (and whole-image detail map), run them as one batch."""
-        lr = torch.cat([lr_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
-        lr = lr.to(self.device, self.dtype, non_blocking=True)
+        lr = np.concatenate([lr_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
         det = None
         if det_all is not None:
-            det = torch.cat([det_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
-            det = det.to(self.device, self.dtype, non_blocking=True)
-        with torch.inference_mode():
-            sr = self._call(lr, det, strength)
-        return sr.float().permute(0, 2, 3, 1).cpu().numpy()
+            det = np.concatenate([det_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+        engine = self.backend if strength == 1.0 or self.backend.supports_strength else self.torch_backend
+        return engine.run(lr, det, strength).transpose(0, 2, 3, 1)
 
     def _oom_error(self, tile: int) -> OutOfMemoryError:
         return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
@@ -254,7 +259,7 @@ class Upscaler:
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
         detail = self.detail_map(net_in) if self.detail_variant is not None else None
         t1 = time.perf_counter()
-        self.last_stats = dict(detail_s=t1 - t0)
+        self.last_stats = dict(detail_s=t1 - t0, backend=self.backend.name)
         sr = self._run_network(net_in, detail, tile=tile, overlap=overlap, strength=float(detail_strength),
                                progress=progress)
         t2 = time.perf_counter()

@@ -1,0 +1,1 @@
+"""ONNX export of the generators (`dsrgan export`) and the cached ONNX files the fast inference engines run."""

@@ -1,0 +1,166 @@
+"""Inference engines behind one interface: `run(lr, detail) -> sr` on numpy arrays.
+
+- torch: PyTorch eager on any device (the reference; also the only one that honours detail_strength != 1).
+- onnxruntime / openvino: the network exported once to ONNX (cached per user, see dsrgan.export.onnx) and run
+  by that engine on the CPU. Optional: `pip install dsrgan[fast]`.
+
+`auto` tries the engines in the order measured fastest for the model on this kind of device (ENGINE_ORDER) and
+falls back, with a note, when one is missing or fails to load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from dsrgan.errors import DsrganError
+
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+# CPU engine order by measured speed (benchmarks/upscale_speed.py, docs/upscaling.md): OpenVINO ran the lite
+# and the full presets fastest, ONNX Runtime second; eager torch is the fallback.
+ENGINE_ORDER = ("openvino", "onnxruntime", "torch")
+_MODULE = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+
+
+class BackendError(DsrganError):
+    """An inference engine is not installed or cannot run this model."""
+
+
+def _threads(threads: int | None) -> int:
+    if threads:
+        return int(threads)
+    from dsrgan.utils.machine import usable_cores
+
+    return usable_cores()
+
+
+class TorchBackend:
+    """PyTorch eager on the upscaler's device and dtype."""
+
+    name = "torch"
+    supports_strength = True
+
+    def __init__(self, model, spec, device, dtype):
+        self.model, self.device, self.dtype = model, device, dtype
+        self.has_detail = spec.detail_variant is not None
+
+    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(lr).to(self.device, self.dtype, non_blocking=True)
+        with torch.inference_mode():
+            if not self.has_detail:
+                sr = self.model(x)
+            else:
+                d = torch.from_numpy(detail).to(self.device, self.dtype, non_blocking=True)
+                sr = self.model(x, d, detail_strength=strength)[0]
+        return sr.float().cpu().numpy()
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+    supports_strength = False
+
+    def __init__(self, onnx_path, threads: int | None):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = _threads(threads)
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+        feed = {self.inputs[0]: np.ascontiguousarray(lr, dtype=np.float32)}
+        if len(self.inputs) > 1:
+            feed[self.inputs[1]] = np.ascontiguousarray(detail, dtype=np.float32)
+        return self.session.run(None, feed)[0]
+
+
+class OpenVinoBackend:
+    name = "openvino"
+    supports_strength = False
+
+    def __init__(self, onnx_path, threads: int | None, cache: str | None):
+        import openvino as ov
+
+        core = ov.Core()
+        if cache:
+            core.set_property({"CACHE_DIR": cache})  # compiled kernels are reused by the next process
+        self.compiled = core.compile_model(str(onnx_path), "CPU", {
+            "INFERENCE_NUM_THREADS": _threads(threads), "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32"})  # bf16/f16 on CPUs that have it would break the 1/255 parity
+        self.request = self.compiled.create_infer_request()
+        self.n_inputs = len(self.compiled.inputs)
+
+    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+        feed = [np.ascontiguousarray(lr, dtype=np.float32)]
+        if self.n_inputs > 1:
+            feed.append(np.ascontiguousarray(detail, dtype=np.float32))
+        result = self.request.infer(feed)
+        return np.array(result[self.compiled.output(0)], copy=True)  # the request reuses its buffer
+
+
+def available(name: str) -> bool:
+    """Whether the engine `name` can be imported (without importing it)."""
+    return name == "torch" or importlib.util.find_spec(_MODULE[name]) is not None
+
+
+def candidates(name: str, device) -> list[str]:
+    """The engines to try, in order, for a --backend value on a torch device."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r} (use one of {', '.join(BACKENDS)})")
+    if name != "auto":
+        if name != "torch" and device.type != "cpu":
+            raise BackendError(f"backend {name!r} runs on the CPU only (use --device cpu, or --backend torch)")
+        return [name]
+    return list(ENGINE_ORDER) if device.type == "cpu" else ["torch"]
+
+
+def load_engine(name: str, model, spec, *, threads: int | None = None):
+    """An ONNX engine for `model`: exports it to the user cache on first use (once per model and version)."""
+    from dsrgan.export.onnx import cache_dir, cached_engine_onnx
+
+    if not available(name):
+        raise BackendError(f"backend {name!r} is not installed (pip install 'dsrgan[fast]')")
+    onnx_path = cached_engine_onnx(model, spec)
+    try:
+        if name == "onnxruntime":
+            return OnnxRuntimeBackend(onnx_path, threads)
+        return OpenVinoBackend(onnx_path, threads, str(cache_dir() / "openvino"))
+    except (RuntimeError, OSError) as e:
+        raise BackendError(f"backend {name!r} could not load the model: {str(e).splitlines()[0][:200]}") from e
+
+
+def choose(name: str, model, spec, *, device, dtype, threads: int | None = None, notes: list[str] | None = None):
+    """The first engine of `candidates(name, device)` that loads. With `auto`, failures are appended to `notes`
+    and the next engine is tried; with an explicit name they raise BackendError."""
+    import torch
+
+    order = candidates(name, device)
+    if name == "auto" and dtype != torch.float32:
+        order = ["torch"]  # the engines run the float32 graph
+    elif name not in ("auto", "torch") and dtype != torch.float32:
+        raise BackendError(f"backend {name!r} runs float32 only (use --dtype fp32, or --backend torch)")
+    for engine in order:
+        if engine == "torch":
+            return TorchBackend(model, spec, device, dtype)
+        try:
+            return load_engine(engine, model, spec, threads=threads)
+        except DsrganError as e:
+            if name != "auto":
+                raise
+            if notes is not None:
+                notes.append(f"{engine} not used: {e}")
+    return TorchBackend(model, spec, device, dtype)
+
+
+def describe_env() -> dict[str, str]:
+    """Installed engine versions (for benchmark output)."""
+    out = {}
+    for name, mod in _MODULE.items():
+        if available(name):
+            out[name] = __import__(mod).__version__
+    return out
