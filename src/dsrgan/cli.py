@@ -27,14 +27,6 @@ COMMANDS = [
 ]
 
 
-def _not_available(name: str):
-    def run(args) -> int:
-        print(f"dsrgan {name}: not available yet in this version", file=sys.stderr)
-        return 2
-
-    return run
-
-
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are a UsageError: `main` prints them as one line and exits 2, like every other
     user mistake (argparse would print the whole usage text first)."""
@@ -53,19 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dsrgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            module = None
-        if module is None:
-            p = sub.add_parser(name, help=f"{help_text} [not available yet]")
-            p.set_defaults(func=_not_available(name))
-        else:
-            p = sub.add_parser(name, help=help_text, description=help_text)
-            module.add_arguments(p)
-            p.set_defaults(func=module.run)
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
     return parser
 
 

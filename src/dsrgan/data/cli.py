@@ -33,7 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import os
     import sys
     from pathlib import Path
 
@@ -60,8 +59,9 @@ def run(args) -> int:
     from dsrgan.utils.destinations import check_folder
 
     check_folder(out.parent, "the folder of --output")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = args.workers or max(1, cores - 1)
+    from dsrgan.utils.machine import usable_cores
+
+    workers = args.workers or max(1, usable_cores() - 1)
     min_side = args.min_size or args.crop
     skipped: list[str] = []
     counts = {"images": 0, "subimages": 0, "small": 0}

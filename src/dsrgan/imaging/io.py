@@ -32,6 +32,7 @@ from dsrgan.errors import (
     UnsupportedModeError,
 )
 from dsrgan.imaging import deep
+from dsrgan.imaging.color import quantize, rgb_to_luma
 from dsrgan.utils.atomic import atomic_path
 
 # 100 megapixels: a float32 RGB copy is 1.2 GB. Pillow's own guard is raised to at least this, and we check the
@@ -345,9 +346,7 @@ def _quantise(x: np.ndarray, bit_depth: int) -> np.ndarray:
         return np.floor(x.astype(np.float64) / 257 + 0.5).astype(np.uint8)
     if x.dtype.kind != "f":
         raise TypeError(f"image data must be float in [0, 1], uint8 or uint16, got {x.dtype}")
-    top = 255.0 if bit_depth == 8 else 65535.0
-    y = np.floor(np.clip(np.nan_to_num(x.astype(np.float64), nan=0.0), 0.0, 1.0) * top + 0.5)
-    return y.astype(np.uint8 if bit_depth == 8 else np.uint16)
+    return quantize(x, bit_depth)
 
 
 def _prepare(rgb: np.ndarray, grayscale: bool, bit_depth: int) -> np.ndarray:
@@ -363,7 +362,7 @@ def _prepare(rgb: np.ndarray, grayscale: bool, bit_depth: int) -> np.ndarray:
         f = rgb.astype(np.float64)
         if rgb.dtype.kind == "u":
             f /= np.iinfo(rgb.dtype).max
-        return _quantise(0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2], bit_depth)
+        return _quantise(rgb_to_luma(f), bit_depth)
     return _quantise(rgb, bit_depth)
 
 

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsrgan.errors import ImageError, UnsupportedModeError
+from dsrgan.imaging.color import BT601_LUMA
+from dsrgan.imaging.color import quantize as quantize_plane
 
 # Float images are [0, 1]; computations in that range may overshoot it by rounding. Anything further out is data
 # of another scale (0..255 floats, PIL's mode 'F'), which clipping would turn white: refused, not guessed.
 FLOAT_TOLERANCE = 1.0 / 512
 
 # BT.601 luma, the weights PIL uses for RGB -> L, so gray in -> gray out round-trips like an image editor would.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_LUMA = np.array(BT601_LUMA, dtype=np.float32)
 
 
 @dataclass
@@ -51,14 +53,11 @@ def quantize(x: np.ndarray, bit_depth: int, *, gray: bool = False, band: int = 2
     `gray=True` takes the BT.601 luma of H x W x 3 first. Works in bands of rows, so that an 8192 x 8192 result
     needs no full-size float64 temporaries (write_image's own float path makes several).
     """
-    peak = 65535.0 if bit_depth == 16 else 255.0
     shape = x.shape[:2] if gray else x.shape
     out = np.empty(shape, dtype=np.uint16 if bit_depth == 16 else np.uint8)
     for r in range(0, x.shape[0], band):
         part = x[r:r + band].astype(np.float64)
-        if gray:
-            part = part @ _LUMA.astype(np.float64)
-        out[r:r + band] = np.floor(np.clip(part, 0.0, 1.0) * peak + 0.5)
+        out[r:r + band] = quantize_plane(part @ np.array(BT601_LUMA) if gray else part, bit_depth)
     return out
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import time
 import warnings
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsrgan.archs.registry import count_parameters
 from dsrgan.errors import ConfigError, DsrganError
 from dsrgan.train import checkpoint as ckpt
 from dsrgan.train import distributed as ddp
@@ -55,7 +55,9 @@ class EMA:
 
 
 def default_workers(world: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from dsrgan.utils.machine import usable_cores
+
+    cores = usable_cores()
     return max(1, min(12, cores - 1) // max(1, world)) if cores > 1 else 0
 
 
@@ -102,8 +104,9 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick the fastest kernels
         if device.type == "cpu":
-            threads = t.threads or max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                           else os.cpu_count() or 1) // self.dist.world)
+            from dsrgan.utils.machine import usable_cores
+
+            threads = t.threads or max(1, usable_cores() // self.dist.world)
             set_cpu_threads(threads)
         resume_path = self._resolve_resume()
 
@@ -179,7 +182,7 @@ class Trainer:
             from dsrgan.utils.atomic import atomic_write_text
 
             atomic_write_text(self.run_dir / "config.yaml", dump_yaml(cfg))
-            n_g = sum(p.numel() for p in g.parameters())
+            n_g = count_parameters(g)
             self._say(f"run {cfg.name}: {spec.name or spec.arch} ({n_g:,} parameters), stage {t.stage}, "
                       f"device {device}{' x' + str(self.dist.world) if self.dist.enabled else ''}, "
                       f"precision {self.amp if self.amp != 'off' else 'fp32'}, channels_last {self.channels_last}, "

@@ -44,9 +44,8 @@ def resolve_dtype(name: str, device, *, supports_fp16: bool = True, supports_bf1
 
 def set_cpu_threads(n: int | None) -> None:
     """Set torch intra-op threads explicitly (None: all available cores)."""
-    import os
-
     import torch
 
-    torch.set_num_threads(max(1, n if n else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                              else os.cpu_count() or 1)))
+    from dsrgan.utils.machine import usable_cores
+
+    torch.set_num_threads(max(1, n if n else usable_cores()))

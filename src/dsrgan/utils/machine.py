@@ -18,6 +18,7 @@ def cpu_model() -> str:
 
 
 def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one): the one count of the package."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
