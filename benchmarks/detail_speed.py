@@ -26,9 +26,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from dsrgan.detail import core, fast  # noqa: E402
-from dsrgan.detail.synthetic import synthetic_image  # noqa: E402
-from dsrgan.detail.variants import guided_detail, wls_detail  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))  # the synthetic test picture is a test fixture
+
+from synthetic import synthetic_image  # noqa: E402
+
+from dsrgan.detail import fast  # noqa: E402
+from dsrgan.detail.extract import extract_detail  # noqa: E402
+from dsrgan.detail.inputs import luma_coefficients  # noqa: E402
+from dsrgan.detail.smoothers import guided_detail, wls_detail  # noqa: E402
 
 H, W = 1356, 2040
 
@@ -76,8 +81,8 @@ def bandwidth_gbs(threads_note: str) -> tuple[float, float]:
     a = np.ones(64 * 2**20 // 4, np.float32)
     b = np.empty_like(a)
     one = 2 * a.nbytes / timeit(lambda: np.copyto(b, a), 5)[1] / 1e6
-    n = fast._threads(4096, 4096)
-    allt = 2 * a.nbytes / timeit(lambda: fast._parallel(copy_part, (a, b), n), 5)[1] / 1e6
+    n = fast.thread_count(4096, 4096)
+    allt = 2 * a.nbytes / timeit(lambda: fast.run_parallel(copy_part, (a, b), n), 5)[1] / 1e6
     return one, allt
 
 
@@ -96,7 +101,7 @@ def main(argv=None) -> int:
 
     global CLOCK
     if args.single_thread:
-        numba.config.NUMBA_NUM_THREADS = 1  # read by dsrgan.detail.fast._threads
+        numba.config.NUMBA_NUM_THREADS = 1  # read by dsrgan.detail.fast.thread_count
         CLOCK = time.thread_time
         try:
             import cv2
@@ -118,7 +123,7 @@ def main(argv=None) -> int:
     from dsrgan.utils.machine import cpu_model
 
     print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, E threads "
-          f"{fast._threads(h, w)}, load average {os.getloadavg()[0]:.2f} at start")
+          f"{fast.thread_count(h, w)}, load average {os.getloadavg()[0]:.2f} at start")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"picture: {source}")
     print(f"timing: {'thread CPU time, 1 thread' if args.single_thread else 'wall clock'}")
@@ -139,15 +144,15 @@ def main(argv=None) -> int:
     except ImportError:
         print("  (OpenCV not installed: pip install opencv-contrib-python-headless for the comparison)")
 
-    t_e = add("E numba, whole pipeline RGB uint8 -> I_D float32", lambda: core.extract_detail(img))
+    t_e = add("E numba, whole pipeline RGB uint8 -> I_D float32", lambda: extract_detail(img))
     aht = np.empty((w, h), np.float32)
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
     xt = np.empty((w, h), np.float32)
-    k = core.luma_coefficients("bt601_full", 3, 1.0)
+    k = luma_coefficients("bt601_full", 3, 1.0)
     flat = np.ascontiguousarray(img).reshape(h, -1)
-    nthr = fast._threads(h, w)
-    run = fast._parallel
+    nthr = fast.thread_count(h, w)
+    run = fast.run_parallel
     add("  stage: luma, V, weights, b (fused, one pass)",
         lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, aht, av, xt), nthr))
     add("  stage: one horizontal pass (output transposed)",
@@ -157,14 +162,14 @@ def main(argv=None) -> int:
     add("  stage: last vertical pass (in place, exp2 fused)",
         lambda: run(fast.sweep_pass, (x, av, 0.001, x, False, 1.0), nthr))
     if not args.skip_slow:
-        add("E numpy float64 reference", lambda: core.extract_detail(img, backend="numpy"), 3)
-        add("E exact (sparse CG, rtol 1e-12)", lambda: core.extract_detail(img, method="exact"), 1)
+        add("E numpy float64 reference", lambda: extract_detail(img, backend="numpy"), 3)
+        add("E exact (sparse CG, rtol 1e-12)", lambda: extract_detail(img, method="exact"), 1)
         add("GIF numpy (r=2, eps=0.3, 3 channels)", lambda: guided_detail(img), 3)
         add("MSDM WLS (scipy sparse LU), 256 x 256 crop", lambda: wls_detail(img[:256, :256]), 1)
 
     batches = {s: np.stack([synthetic_image(s, s, seed=i) for i in range(20)]) for s in (128, 32)}
     for s, batch in batches.items():
-        add(f"E numba, 20 patches {s}x{s} (loop)", lambda b=batch: [core.extract_detail(p) for p in b])
+        add(f"E numba, 20 patches {s}x{s} (loop)", lambda b=batch: [extract_detail(p) for p in b])
     try:
         import torch
 

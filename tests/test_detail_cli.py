@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from synthetic import synthetic_image
 
 from dsrgan.cli import main
-from dsrgan.detail import extract_detail, guided_detail
-from dsrgan.detail.synthetic import synthetic_image
-from dsrgan.detail.visual import detail_picture
+from dsrgan.detail import extract_detail, get_prior, guided_detail
 
 
 def _write(path, seed=0, shape=(24, 31)):
@@ -27,7 +26,7 @@ def test_single_file_picture_and_raw(tmp_path):
     assert raw.shape == img.shape[:2] and np.abs(raw - expect).max() <= 1e-6
     pic = np.asarray(Image.open(tmp_path / "d.png"))
     assert pic.ndim == 2 and pic.min() == 0 and pic.max() == 255  # min-max normalised, gray
-    assert np.abs(pic / 255.0 - detail_picture(raw)).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(pic / 255.0 - get_prior("dsrgan").picture(raw)).max() <= 0.5 / 255 + 1e-6
 
 
 def test_folder_keeps_layout_and_reports_bad_files(tmp_path, capsys):
@@ -61,10 +60,10 @@ def test_refuses_to_overwrite_input_and_missing_paths(tmp_path, capsys):
 
 
 def test_robust_normalisation_centres_no_detail():
-    flat = detail_picture(np.ones((4, 5), np.float32), "dsrgan", "robust")
+    flat = get_prior("dsrgan").picture(np.ones((4, 5), np.float32), "robust")
     assert np.all(flat == 0.5)
     d = np.zeros((10, 10, 3))
     d[0, 0, 0] = 1.0  # one outlier
     d[5:, :, :] = 0.01
-    pic = detail_picture(d, "gif", "robust")
+    pic = get_prior("gif").picture(d, "robust")
     assert pic[0, 0, 0] == 1.0 and pic[0, 1, 0] == 0.5 and pic[6, 6, 1] == 1.0

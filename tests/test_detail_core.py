@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.linalg import solve_banded
+from synthetic import synthetic_image
 
-from dsrgan.detail import core
-from dsrgan.detail.synthetic import synthetic_image
+from dsrgan.detail import core, extract, inputs
 from dsrgan.errors import DsrganError, ImageError
 
 
 def logd(img, method="fgs", **kw):
-    return core.log_detail(img, method=method, backend="numpy", **kw)
+    return extract.log_detail(img, method=method, backend="numpy", **kw)
 
 
 def pieces(img, lam=1.0, **kw):
-    y = core.luma(img)
+    y = inputs.luma(img)
     vh, vv = core.vector_field(y, kw.get("alpha", 4.0))
     ah, av = core.edge_weights(vh, vv, kw.get("gamma", 0.75), kw.get("eps", 2.0))
     return vh, vv, ah, av, core.rhs(vh, vv, ah, av, lam)
@@ -41,7 +41,7 @@ def test_constant_image_gives_exactly_one(method, shape):
         img = np.full(shape + (3,), value, np.uint8)
         x = logd(img, method)
         assert x.shape == shape and np.all(x == 0.0)
-        assert np.all(core.extract_detail(img, method=method, backend="numpy") == 1.0)
+        assert np.all(extract.extract_detail(img, method=method, backend="numpy") == 1.0)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -49,7 +49,7 @@ def test_zero_mean_so_geometric_mean_is_one(method, synth128):
     x = logd(synth128, method)
     assert x.std() > 0.05
     assert abs(x.mean()) < 1e-12 * max(1.0, np.sqrt(np.mean(x * x)))
-    i_d = core.extract_detail(synth128, method=method, backend="numpy", dtype=np.float64)
+    i_d = extract.extract_detail(synth128, method=method, backend="numpy", dtype=np.float64)
     assert abs(np.exp(np.mean(np.log(i_d))) - 1.0) < 1e-12
 
 
@@ -57,7 +57,7 @@ def test_zero_mean_so_geometric_mean_is_one(method, synth128):
 def test_positive_and_finite_on_extremes(method, rng):
     checker = (np.indices((24, 31)).sum(0) % 2 * 255).astype(np.uint8)
     for img in (checker, np.repeat(checker[..., None], 3, 2), rng.integers(0, 256, (20, 33, 3), dtype=np.uint8)):
-        i_d = core.extract_detail(img, method=method, backend="numpy", dtype=np.float64)
+        i_d = extract.extract_detail(img, method=method, backend="numpy", dtype=np.float64)
         assert np.all(np.isfinite(i_d)) and np.all(i_d > 0)
     vh, _, _, _, _ = pieces(checker)
     assert np.isclose(np.abs(vh[:, :-1]).max(), 5 * 8.0)  # |V| = (1+alpha) log2(256) for a 0/255 pair
@@ -201,10 +201,10 @@ def test_input_dtypes_agree(synth128):
 
 def test_base_and_return_log(synth128):
     img = synth128[:20, :30]
-    x = core.extract_detail(img, return_log=True, backend="numpy", dtype=np.float64)
-    assert np.allclose(core.extract_detail(img, backend="numpy", dtype=np.float64), 2.0**x, rtol=1e-15)
-    assert np.allclose(core.extract_detail(img, base=np.e, backend="numpy", dtype=np.float64), np.exp(x))
-    assert core.extract_detail(img).dtype == np.float32
+    x = extract.extract_detail(img, return_log=True, backend="numpy", dtype=np.float64)
+    assert np.allclose(extract.extract_detail(img, backend="numpy", dtype=np.float64), 2.0**x, rtol=1e-15)
+    assert np.allclose(extract.extract_detail(img, base=np.e, backend="numpy", dtype=np.float64), np.exp(x))
+    assert extract.extract_detail(img).dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -219,14 +219,14 @@ def test_base_and_return_log(synth128):
 )
 def test_bad_images_raise_one_line_errors(image, message):
     with pytest.raises(ImageError, match=message):
-        core.extract_detail(image)
+        extract.extract_detail(image)
 
 
 @pytest.mark.parametrize("kw", [{"alpha": -1}, {"eps": 0}, {"iterations": 0}, {"base": 1.0}, {"method": "cg"},
                                 {"backend": "cuda"}, {"y_mode": "bt709"}, {"gamma": 0}])
 def test_bad_options_raise(kw):
     with pytest.raises(DsrganError):
-        core.extract_detail(np.zeros((4, 4, 3), np.uint8), **kw)
+        extract.extract_detail(np.zeros((4, 4, 3), np.uint8), **kw)
 
 
 def test_generic_fgs_engine_matches_opencv_when_available(rng):

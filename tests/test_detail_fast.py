@@ -7,18 +7,19 @@ import pytest
 
 pytest.importorskip("numba")
 
-from dsrgan.detail import core, fast  # noqa: E402
-from dsrgan.detail.synthetic import synthetic_image  # noqa: E402
+from synthetic import synthetic_image  # noqa: E402
+
+from dsrgan.detail import extract, fast  # noqa: E402
 
 TOL_X = 1e-5  # float32 path vs float64 reference, absolute in x = log2 I_D (measured <= 1.7e-6)
 
 
 def ref(img, **kw):
-    return core.log_detail(img, backend="numpy", **kw)
+    return extract.log_detail(img, backend="numpy", **kw)
 
 
 def numba_x(img, **kw):
-    return core.log_detail(img, backend="numba", **kw)
+    return extract.log_detail(img, backend="numba", **kw)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2), (17, 33), (45, 70)])
@@ -37,7 +38,7 @@ def test_row_group_and_column_block_edges():
 
 def test_constant_is_exactly_one_and_mean_is_zero():
     for shape in ((1, 1), (5, 40), (40, 5)):
-        i_d = core.extract_detail(np.full(shape + (3,), 93, np.uint8), backend="numba")
+        i_d = extract.extract_detail(np.full(shape + (3,), 93, np.uint8), backend="numba")
         assert np.all(i_d == 1.0)
     x = numba_x(synthetic_image(64, 80, seed=1)).astype(np.float64)
     assert abs(x.mean()) < 1e-6 * np.sqrt(np.mean(x * x))
@@ -60,10 +61,10 @@ def test_fused_exponent_and_positivity():
     img = synthetic_image(30, 50, seed=7)
     x = ref(img)
     for base in (2.0, np.e):
-        i_d = core.extract_detail(img, base=base, backend="numba")
+        i_d = extract.extract_detail(img, base=base, backend="numba")
         assert np.abs(i_d / base**x - 1).max() <= 3e-5
     checker = (np.indices((20, 37)).sum(0) % 2 * 255).astype(np.uint8)
-    i_d = core.extract_detail(checker, backend="numba")
+    i_d = extract.extract_detail(checker, backend="numba")
     assert np.all(np.isfinite(i_d)) and np.all(i_d > 0)
     assert np.abs(np.log2(i_d) - ref(checker)).max() <= 1e-4  # |x| is large here (|V| = 40)
 
@@ -91,11 +92,11 @@ def test_bad_input_is_rejected_before_compiled_code():
     from dsrgan.errors import ImageError
 
     with pytest.raises(ImageError):
-        core.extract_detail(np.full((4, 4, 3), np.nan, np.float32), backend="numba")
+        extract.extract_detail(np.full((4, 4, 3), np.nan, np.float32), backend="numba")
 
 
 def _child_detail(seed):
-    return core.extract_detail(synthetic_image(300, 320, seed=seed))
+    return extract.extract_detail(synthetic_image(300, 320, seed=seed))
 
 
 def test_safe_in_forked_workers_and_threads():
@@ -105,7 +106,7 @@ def test_safe_in_forked_workers_and_threads():
 
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("no fork on this platform")
-    parent = [core.extract_detail(synthetic_image(300, 320, seed=s)) for s in (0, 1)]  # >= 256 x 256: threaded
+    parent = [extract.extract_detail(synthetic_image(300, 320, seed=s)) for s in (0, 1)]  # >= 256 x 256: threaded
     with mp.get_context("fork").Pool(2) as pool:
         children = pool.map(_child_detail, [0, 1])
     for a, b in zip(parent, children, strict=True):

@@ -7,10 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dsrgan.detail import core, priors  # noqa: E402
+from synthetic import synthetic_image  # noqa: E402
+
+from dsrgan.detail import core, extract, priors  # noqa: E402
 from dsrgan.detail import torch_detail as td  # noqa: E402
-from dsrgan.detail.synthetic import synthetic_image  # noqa: E402
-from dsrgan.detail.variants import guided_detail  # noqa: E402
+from dsrgan.detail.smoothers import guided_detail  # noqa: E402
 from dsrgan.errors import DsrganError, ImageError  # noqa: E402
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -23,7 +24,7 @@ def to_tensor(img, dtype=torch.float64, device="cpu"):
 
 
 def ref(img, **kw):
-    return core.log_detail(img, backend="numpy", **kw)
+    return extract.log_detail(img, backend="numpy", **kw)
 
 
 @pytest.mark.parametrize("n", [2, 3, 8, 37, 64])
@@ -101,8 +102,8 @@ def test_guided_and_network_io_match_numpy(device):
                   - guided_detail(synthetic_image(2, 3, seed=1), dtype=np.float64)).max() <= 1e-12
     t32 = to_tensor(img, torch.float32, device)
     for variant in ("dsrgan", "gif"):
-        got_in = td.network_input_torch(t32, variant)[0].permute(1, 2, 0).cpu().numpy()
-        got_t = td.detail_target_torch(t32, variant)[0].permute(1, 2, 0).cpu().numpy()
+        got_in = priors.network_input_torch(t32, variant)[0].permute(1, 2, 0).cpu().numpy()
+        got_t = priors.detail_target_torch(t32, variant)[0].permute(1, 2, 0).cpu().numpy()
         assert np.abs(got_in - priors.network_input(img, variant)).max() <= 2e-5
         assert np.abs(got_t - priors.detail_target(img, variant)).max() <= 2e-5
 
@@ -110,9 +111,9 @@ def test_guided_and_network_io_match_numpy(device):
 def test_msdm_and_bad_inputs_raise_clear_errors():
     t = torch.rand(1, 3, 8, 8)
     with pytest.raises(DsrganError, match="no torch path"):
-        td.network_input_torch(t, "msdm")
+        priors.network_input_torch(t, "msdm")
     with pytest.raises(DsrganError, match="unknown detail variant"):
-        td.detail_target_torch(t, "wls")
+        priors.detail_target_torch(t, "wls")
     for bad in (torch.rand(3, 8, 8), torch.rand(1, 4, 8, 8), torch.zeros(1, 3, 8, 8, dtype=torch.uint8)):
         with pytest.raises(ImageError):
             td.extract_detail_torch(bad)

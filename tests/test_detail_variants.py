@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import synthetic_image
 
-from dsrgan.detail import core, priors, variants
-from dsrgan.detail.synthetic import synthetic_image
+from dsrgan.detail import core, priors, smoothers
 from dsrgan.errors import DsrganError
 
 
@@ -31,7 +31,7 @@ def gif_by_definition(i: np.ndarray, r: int, eps: float) -> np.ndarray:
 @pytest.mark.parametrize("shape", [(9, 11), (3, 4), (1, 6)])
 def test_gif_matches_box_filter_definition(shape):
     img = synthetic_image(*shape, seed=4)
-    d = variants.guided_detail(img, dtype=np.float64)
+    d = smoothers.guided_detail(img, dtype=np.float64)
     assert d.shape == shape + (3,)
     i = img / 255.0
     for c in range(3):
@@ -39,13 +39,13 @@ def test_gif_matches_box_filter_definition(shape):
 
 
 def test_gif_constant_and_eps_scale():
-    assert np.all(variants.guided_detail(np.full((6, 7, 3), 0.3)) == 0)
+    assert np.all(smoothers.guided_detail(np.full((6, 7, 3), 0.3)) == 0)
     img = synthetic_image(20, 24, seed=1) / 255.0
-    q01 = variants.guided_filter_self(img, 2, 0.3)
-    q255 = variants.guided_filter_self(img * 255, 2, 0.3 * 255**2)  # eps is a variance: scales with range^2
+    q01 = smoothers.guided_filter_self(img, 2, 0.3)
+    q255 = smoothers.guided_filter_self(img * 255, 2, 0.3 * 255**2)  # eps is a variance: scales with range^2
     assert np.abs(q255 / 255 - q01).max() <= 1e-12
     # eps = 0.3 is strong smoothing on [0, 1] data, so the detail is a sizeable part of the image
-    assert 0.01 < variants.guided_detail(img).std() < 0.2
+    assert 0.01 < smoothers.guided_detail(img).std() < 0.2
 
 
 def test_gif_matches_opencv_when_available():
@@ -53,7 +53,7 @@ def test_gif_matches_opencv_when_available():
     if not hasattr(cv2, "ximgproc"):
         pytest.skip("cv2.ximgproc missing (opencv-contrib not installed)")
     img = (synthetic_image(31, 43, seed=2) / 255.0).astype(np.float32)
-    ours = variants.guided_filter_self(img.astype(np.float64), 2, 0.3)
+    ours = smoothers.guided_filter_self(img.astype(np.float64), 2, 0.3)
     for c in range(3):
         ch = np.ascontiguousarray(img[..., c])
         ref = cv2.ximgproc.guidedFilter(ch, ch, 2, 0.3)
@@ -63,7 +63,7 @@ def test_gif_matches_opencv_when_available():
 def wls_matrix_loops(guide: np.ndarray, lam: float, alpha: float) -> np.ndarray:
     """Dense Farbman matrix E + lam (Dx'AxDx + Dy'AyDy) by explicit loops over edges (independent of the code)."""
     h, w = guide.shape
-    lg = np.log(guide + variants.LOG_EPS)
+    lg = np.log(guide + smoothers.LOG_EPS)
     n = h * w
     m = np.eye(n)
     for y in range(h):
@@ -72,7 +72,7 @@ def wls_matrix_loops(guide: np.ndarray, lam: float, alpha: float) -> np.ndarray:
             for qy, qx in ((y, x + 1), (y + 1, x)):
                 if qy < h and qx < w:
                     q = qy * w + qx
-                    wt = lam / (abs(lg[qy, qx] - lg[y, x]) ** alpha + variants.WLS_SMALL)
+                    wt = lam / (abs(lg[qy, qx] - lg[y, x]) ** alpha + smoothers.WLS_SMALL)
                     m[p, p] += wt
                     m[q, q] += wt
                     m[p, q] -= wt
@@ -83,13 +83,13 @@ def wls_matrix_loops(guide: np.ndarray, lam: float, alpha: float) -> np.ndarray:
 def test_wls_satisfies_its_normal_equation():
     img = synthetic_image(7, 9, seed=3)
     i = img / 255.0
-    d = variants.wls_detail(img, dtype=np.float64)
+    d = smoothers.wls_detail(img, dtype=np.float64)
     for c in range(3):
         u = i[..., c] - d[..., c]
         m = wls_matrix_loops(i[..., c], 1.0, 1.2)
         assert np.abs(m @ u.ravel() - i[..., c].ravel()).max() <= 1e-8
     # the shared-luma guidance uses one matrix for all channels
-    dl = variants.wls_detail(img, guidance="luma", dtype=np.float64)
+    dl = smoothers.wls_detail(img, guidance="luma", dtype=np.float64)
     y = 0.299 * i[..., 0] + 0.587 * i[..., 1] + 0.114 * i[..., 2]
     m = wls_matrix_loops(y, 1.0, 1.2)
     for c in range(3):
@@ -97,8 +97,8 @@ def test_wls_satisfies_its_normal_equation():
 
 
 def test_wls_constant_and_mean():
-    assert np.abs(variants.wls_detail(np.full((5, 6, 3), 0.6), dtype=np.float64)).max() <= 1e-12
-    d = variants.wls_detail(synthetic_image(40, 48, seed=6), dtype=np.float64)
+    assert np.abs(smoothers.wls_detail(np.full((5, 6, 3), 0.6), dtype=np.float64)).max() <= 1e-12
+    d = smoothers.wls_detail(synthetic_image(40, 48, seed=6), dtype=np.float64)
     assert abs(d.mean()) < 0.1 * d.std()  # the data term keeps the mean only approximately
 
 
@@ -134,4 +134,4 @@ def test_network_input_and_target_per_variant():
     with pytest.raises(DsrganError, match="unknown detail variant"):
         priors.network_input(img, "bilateral")
     with pytest.raises(DsrganError):
-        variants.wls_detail(img, guidance="rgb")
+        smoothers.wls_detail(img, guidance="rgb")

@@ -224,13 +224,12 @@ def test_detail_map_is_min_max_normalised(start, photo):
 
 def test_detail_picture_matches_the_detail_command(rng):
     """The page's detail picture equals `dsrgan detail`'s default picture (minmax of log2 I_D, or of D)."""
-    from dsrgan.detail import network_input
-    from dsrgan.detail.visual import compute_detail, detail_picture
+    from dsrgan.detail import get_prior, network_input
 
     rgb = rng.random((20, 24, 3), dtype=np.float32)
     for variant in ("dsrgan", "gif"):
         shown = detail_for_display(network_input(rgb, variant), variant)
-        expected = detail_picture(compute_detail(rgb, variant), variant, "minmax")
+        expected = get_prior(variant).picture(get_prior(variant).layer(rgb), "minmax")
         assert shown.shape == expected.shape
         np.testing.assert_allclose(shown, expected, atol=2e-4)
     assert np.all(detail_for_display(np.zeros((3, 4, 1)), "dsrgan") == 0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-DETAIL_VARIANTS = (None, "dsrgan", "gif", "msdm")
+from dsrgan.detail.priors import PRIORS, DetailPrior, prior_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -13,7 +13,8 @@ class ArchSpec:
     """What is needed to rebuild a network: the class key (`arch`) and its constructor arguments (`params`).
 
     `scale`, `detail_variant` and the dtype flags are what callers (inference, training) need to know without
-    building the model. `detail_variant` None means the network takes no detail input (RRDBNet).
+    building the model. `detail_variant` is the name of a detail prior (dsrgan.detail.priors), stored as such in
+    model files; `detail_prior` is the prior itself. None means the network takes no detail input (RRDBNet).
     """
 
     arch: str
@@ -25,8 +26,8 @@ class ArchSpec:
     name: str | None = None  # the preset name, when the spec came from one
 
     def __post_init__(self):
-        if self.detail_variant not in DETAIL_VARIANTS:
-            raise ValueError(f"detail_variant must be one of {DETAIL_VARIANTS}, got {self.detail_variant!r}")
+        if self.detail_variant is not None and self.detail_variant not in PRIORS:
+            raise ValueError(f"detail_variant must be None or one of {tuple(PRIORS)}, got {self.detail_variant!r}")
         # JSON turns tuples into lists; keep one form so that a spec read back from a file compares equal
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.params).items()}
         object.__setattr__(self, "params", params)
@@ -40,11 +41,14 @@ class ArchSpec:
         return int(self.params.get("out_channels", 3))
 
     @property
+    def detail_prior(self) -> DetailPrior | None:
+        return prior_of(self.detail_variant)
+
+    @property
     def detail_channels(self) -> int:
-        """Channels of the detail input/output: 1 for dsrgan (log-detail), 3 for gif/msdm, 0 without detail."""
-        if self.detail_variant is None:
-            return 0
-        return int(self.params.get("detail_channels", 1 if self.detail_variant == "dsrgan" else 3))
+        """Channels of the detail input/output (the prior's: 1 for dsrgan, 3 for gif/msdm), 0 without detail."""
+        prior = self.detail_prior
+        return 0 if prior is None else int(self.params.get("detail_channels", prior.channels))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -59,8 +63,8 @@ class ArchSpec:
 
 
 def _dsrgan(variant: str, **params) -> dict[str, Any]:
-    detail_channels = 1 if variant == "dsrgan" else 3
-    return dict(fusion="multiply" if variant == "dsrgan" else "add", detail_channels=detail_channels, **params)
+    prior = PRIORS[variant]  # the generator's fusion and detail channels are the prior's
+    return dict(fusion=prior.fusion, detail_channels=prior.channels, **params)
 
 
 # Lite models: the bundled CPU default. Thin trunk (5 RRDBs at 32 ch), 2 taps, narrow detail branch, and HR-size

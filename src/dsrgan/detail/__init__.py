@@ -1,21 +1,29 @@
 """dsrgan.detail: model-based detail priors (DSRGAN's E(I), GIF and MSDM variants).
 
+The priors and their registry: priors.py. E: extract.py (entry point), core.py (numpy reference), fast.py
+(numba), torch_detail.py (batched torch). GIF / MSDM smoothers: smoothers.py. Input checks: inputs.py.
+
 Names load lazily so that `import dsrgan.detail` stays cheap (no numpy/scipy/numba/torch at import).
 """
 
 _EXPORTS = {
-    "extract_detail": "dsrgan.detail.core",
+    "extract_detail": "dsrgan.detail.extract",
     "lambda_schedule": "dsrgan.detail.core",
     "solve_lines": "dsrgan.detail.core",
-    "luma": "dsrgan.detail.core",
-    "guided_detail": "dsrgan.detail.variants",
-    "wls_detail": "dsrgan.detail.variants",
+    "luma": "dsrgan.detail.inputs",
+    "DetailOptionError": "dsrgan.detail.inputs",
+    "guided_detail": "dsrgan.detail.smoothers",
+    "wls_detail": "dsrgan.detail.smoothers",
+    "DetailPrior": "dsrgan.detail.priors",
+    "PRIORS": "dsrgan.detail.priors",
+    "VARIANTS": "dsrgan.detail.priors",
+    "get_prior": "dsrgan.detail.priors",
+    "prior_of": "dsrgan.detail.priors",
     "network_input": "dsrgan.detail.priors",
     "detail_target": "dsrgan.detail.priors",
-    "VARIANTS": "dsrgan.detail.priors",
+    "network_input_torch": "dsrgan.detail.priors",
+    "detail_target_torch": "dsrgan.detail.priors",
     "extract_detail_torch": "dsrgan.detail.torch_detail",
-    "network_input_torch": "dsrgan.detail.torch_detail",
-    "detail_target_torch": "dsrgan.detail.torch_detail",
     "guided_detail_torch": "dsrgan.detail.torch_detail",
 }
 

@@ -14,16 +14,18 @@ from dsrgan import options
 from dsrgan.options import arg
 
 OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-MSDM_WARN_PIXELS = 1_000_000
+GLOBAL_SOLVE_WARN_PIXELS = 1_000_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from dsrgan.detail.priors import PRIORS  # stdlib only
+
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="output folder (input folder layout kept); a file name if there is one input file")
-    p.add_argument("--variant", default="dsrgan", choices=["dsrgan", "gif", "msdm"],
-                   help="dsrgan: the paper's E(I) = I_D (gray); gif: I - guided filter(I); msdm: I - WLS(I) "
-                        "(default: %(default)s)")
+    p.add_argument("--variant", default="dsrgan", choices=list(PRIORS),
+                   help="; ".join(f"{name}: {prior.summary}" for name, prior in PRIORS.items())
+                   + " (default: %(default)s)")
     p.add_argument("--raw", metavar="PATH",
                    help="also save the raw float32 detail (I_D, or D for gif/msdm) as .npy: a file name for one "
                         "input file, else a folder (layout kept)")
@@ -91,11 +93,12 @@ def _save_npy(path: Path, arr) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from dsrgan.detail.visual import compute_detail, detail_picture
+    from dsrgan.detail.priors import get_prior
     from dsrgan.errors import DsrganError
     from dsrgan.imaging import read_image, write_image
 
     t_start = time.perf_counter()
+    prior = get_prior(args.variant)
     triples, failed = plan(args)
     if not triples and not failed:
         raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
@@ -119,13 +122,13 @@ def run(args) -> int:
                 continue
             img = read_image(src, max_pixels=args.max_pixels)
             h, w = img.shape
-            if args.variant == "msdm" and h * w > MSDM_WARN_PIXELS:
-                bar.write(f"dsrgan detail: note: {src.name} is {w}x{h}; MSDM's sparse solve takes about a minute "
-                          "and several GB per 3 MP", file=sys.stderr)
-            detail = compute_detail(img.rgb, args.variant, method=args.method)
+            if prior.whole_image and h * w > GLOBAL_SOLVE_WARN_PIXELS:
+                bar.write(f"dsrgan detail: note: {src.name} is {w}x{h}; the {prior.name} prior's sparse solve "
+                          "takes about a minute and several GB per 3 MP", file=sys.stderr)
+            detail = prior.layer(img.rgb, method=args.method)
             if pic in todo:
-                write_image(pic, detail_picture(detail, args.variant, args.normalize),
-                            grayscale=args.variant == "dsrgan", inputs=[src], overwrite=args.overwrite)
+                write_image(pic, prior.picture(detail, args.normalize), grayscale=prior.grayscale, inputs=[src],
+                            overwrite=args.overwrite)
             if raw in todo:
                 _save_npy(raw, detail)
             done += 1

@@ -11,98 +11,14 @@ Math and conventions follow docs/detail.md (from the project's detail-extraction
     I_D = base ** x
 
 `method="exact"` instead solves (E + lam (L_h + L_v)) x = b, the paper's eq. (5).
+The entry point that picks this reference, the exact solve or the compiled path is dsrgan.detail.extract.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dsrgan.errors import DsrganError, ImageError
-
-METHODS = ("fgs", "exact")
-BACKENDS = ("auto", "numpy", "numba")
-Y_MODES = ("bt601_full", "bt601_studio")
-
-
-class DetailOptionError(DsrganError, ValueError):
-    """An option of the detail extraction is out of its valid range."""
-
-
-# --- input -------------------------------------------------------------------------------------------------
-def _check_image(image) -> tuple[np.ndarray, float]:
-    """Validate an image; -> (array as given: H x W or H x W x C, factor that maps its values to [0, 255])."""
-    img = np.asarray(image)
-    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
-        hint = " (drop the alpha channel first)" if img.ndim == 3 and img.shape[2] == 4 else ""
-        raise ImageError(f"detail extraction needs an H x W or H x W x 3 image, got shape {img.shape}{hint}")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ImageError(f"detail extraction got an empty image of shape {img.shape}")
-    if img.dtype == np.uint8:
-        return img, 1.0
-    if img.dtype == np.uint16:
-        return img, 255.0 / 65535.0
-    if img.dtype.kind != "f":
-        raise ImageError(f"detail extraction needs a uint8, uint16 or float image, got dtype {img.dtype}")
-    if img.dtype not in (np.float32, np.float64):
-        img = img.astype(np.float32)
-    lo, hi = float(img.min()), float(img.max())  # min propagates NaN
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ImageError("detail extraction got an image with NaN or infinite values")
-    # floats are [0, 1] by the project convention; small overshoots (bicubic ringing) are fine
-    if lo < -0.5 or hi > 1.5:
-        raise ImageError(
-            f"float images must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide 0..255 data by 255)"
-        )
-    return img, 255.0
-
-
-def _as_255(image) -> np.ndarray:
-    img, scale = _check_image(image)
-    return img.astype(np.float64) * scale
-
-
-def luma_coefficients(y_mode: str, channels: int, scale: float = 1.0) -> tuple[float, float, float, float]:
-    """(k0, k1, k2, offset) with Y = offset + k . pixel in [0, 255]; `scale` maps pixel values to [0, 255]."""
-    if y_mode not in Y_MODES:
-        raise DetailOptionError(f"unknown y_mode {y_mode!r} (use one of {', '.join(Y_MODES)})")
-    if y_mode == "bt601_full":
-        k, off = ((0.299, 0.587, 0.114) if channels == 3 else (1.0, 0.0, 0.0)), 0.0
-    else:
-        k = (65.481 / 255, 128.553 / 255, 24.966 / 255) if channels == 3 else (219.0 / 255, 0.0, 0.0)
-        off = 16.0
-    return k[0] * scale, k[1] * scale, k[2] * scale, off
-
-
-def luma(image, y_mode: str = "bt601_full") -> np.ndarray:
-    """Luma Y in [0, 255] as float64 H x W, no rounding or clipping.
-
-    `bt601_full`: 0.299 R + 0.587 G + 0.114 B (JPEG / OpenCV YCrCb). `bt601_studio`: MATLAB rgb2ycbcr Y,
-    16 + (65.481 R + 128.553 G + 24.966 B) / 255, in [16, 235]. A one-channel image is its own luma
-    (mapped to [16, 235] in studio mode).
-    """
-    img, scale = _check_image(image)
-    img = img.astype(np.float64)
-    if img.ndim == 2:
-        img = img[..., None]
-    k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
-    if img.shape[2] == 3:
-        return off + k0 * img[..., 0] + k1 * img[..., 1] + k2 * img[..., 2]
-    return off + k0 * img[..., 0]
-
-
-def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
-    if not alpha >= 0:
-        raise DetailOptionError(f"alpha must be >= 0, got {alpha}")
-    if not lam >= 0:
-        raise DetailOptionError(f"lam must be >= 0, got {lam}")
-    if not gamma > 0:
-        raise DetailOptionError(f"gamma must be > 0, got {gamma}")
-    if not eps > 0:
-        raise DetailOptionError(f"eps must be > 0 (it prevents division by zero), got {eps}")
-    if int(iterations) != iterations or iterations < 1:
-        raise DetailOptionError(f"iterations must be a positive integer, got {iterations}")
-    if not base > 1:
-        raise DetailOptionError(f"base must be > 1, got {base}")
+from dsrgan.detail.inputs import DetailOptionError
 
 
 # --- the pieces of the model ---------------------------------------------------------------------------------
@@ -232,64 +148,3 @@ def energy(x, vh, vv, ah, av, lam: float = 1.0) -> float:
     dh[:, :-1] = x[:, 1:] - x[:, :-1]
     dv[:-1, :] = x[1:, :] - x[:-1, :]
     return float(np.sum(x * x) + lam * np.sum(ah * (vh - dh) ** 2) + lam * np.sum(av * (vv - dv) ** 2))
-
-
-# --- public entry point --------------------------------------------------------------------------------------
-def _numba_ok() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None and importlib.util.find_spec("dsrgan.detail.fast") is not None
-
-
-def _use_numba(method: str, backend: str) -> bool:
-    if method not in METHODS:
-        raise DetailOptionError(f"unknown method {method!r} (use one of {', '.join(METHODS)})")
-    if backend not in BACKENDS:
-        raise DetailOptionError(f"unknown backend {backend!r} (use one of {', '.join(BACKENDS)})")
-    if backend == "numba" and method != "fgs":
-        raise DetailOptionError("backend 'numba' exists for method 'fgs' only")
-    if backend == "numba" and not _numba_ok():
-        raise DetailOptionError("backend 'numba' needs the numba package (pip install numba)")
-    return method == "fgs" and (backend == "numba" or (backend == "auto" and _numba_ok()))
-
-
-def log_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, method="fgs", backend="auto",
-               y_mode="bt601_full") -> np.ndarray:
-    """x = log2-domain detail, H x W: float64 (numpy, exact) or float32 (numba)."""
-    check_options(alpha, lam, gamma, eps, iterations, 2.0)
-    if _use_numba(method, backend):
-        from dsrgan.detail import fast
-
-        return fast.log_detail_numba(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations,
-                                     y_mode=y_mode)
-    y = luma(image, y_mode)
-    vh, vv = vector_field(y, alpha)
-    ah, av = edge_weights(vh, vv, gamma, eps)
-    b = rhs(vh, vv, ah, av, lam)
-    if method == "exact":
-        return exact_solve(b, ah, av, lam)
-    return fgs_solve(b, ah, av, lam, iterations)
-
-
-def extract_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, base=2.0, method="fgs",
-                   return_log=False, y_mode="bt601_full", backend="auto", dtype=np.float32) -> np.ndarray:
-    """The detail layer I_D = E(image) of the DSRGAN paper (Section III-A), H x W, strictly positive.
-
-    image: uint8 / uint16 / float [0, 1] RGB (H x W x 3) or gray (H x W, H x W x 1).
-    method: "fgs" (the paper's fast global smoother approximation, default) or "exact" (sparse solve of eq. 5).
-    backend: for "fgs", "numba" (compiled, float32, parallel over lines), "numpy" (float64 reference) or
-    "auto" (numba when importable). return_log: return x = log_base(I_D) instead (zero-mean, signed).
-    dtype: of the result (float32 by default; float64 with backend="numpy" keeps the reference precision).
-    """
-    check_options(alpha, lam, gamma, eps, iterations, base)
-    if _use_numba(method, backend):
-        from dsrgan.detail import fast
-
-        out = fast.log_detail_numba(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations,
-                                    y_mode=y_mode, base=None if return_log else base)
-        return out.astype(dtype, copy=False)
-    x = log_detail(image, alpha=alpha, lam=lam, gamma=gamma, eps=eps, iterations=iterations, method=method,
-                   backend=backend, y_mode=y_mode)
-    # I_D = base**x with x from the log2 field: base=2 inverts log2 exactly, base=e (Li 2012) is 1/ln2 stronger
-    out = x if return_log else np.power(base, x)
-    return np.asarray(out, dtype=dtype)

@@ -2,7 +2,7 @@
 
 Same numbers as the float64 numpy reference in core.py up to float32 rounding (see tests/test_detail_fast.py).
 Compiled functions are cached on disk (cache=True), so the compile cost is paid once per machine. The kernels
-release the GIL and are run on row/column shares from plain threads (see _parallel for why not prange).
+release the GIL and are run on row/column shares from plain threads (see run_parallel for why not prange).
 
 Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured table):
 - prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
@@ -15,14 +15,15 @@ Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured 
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numba
 import numpy as np
 from numba import njit
 
-from dsrgan.detail.core import _check_image, check_options, lambda_schedule, luma_coefficients
+from dsrgan.detail.core import lambda_schedule
+from dsrgan.detail.inputs import check_image, check_options, luma_coefficients
+from dsrgan.utils.machine import usable_cores
 
 BLOCK = 64  # lines solved together in a sweep (SIMD lanes; 256 bytes of float32 per step; 32 and 128 were slower)
 PREP_ROWS = 32  # rows whose a_h and b are written out transposed together (128 bytes per column)
@@ -133,7 +134,7 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nc
 
     a_h and b are written transposed (W x H: the horizontal sweeps run down the columns of that layout, see
     sweep_pass), a_v as is (H x W); weights are 0 on the missing last-column / last-row edges. Rows are split
-    into `nchunks` blocks and this call does block `chunk` (one per thread, see _parallel); each block
+    into `nchunks` blocks and this call does block `chunk` (one per thread, see run_parallel); each block
     recomputes the one vertical edge above it, so no other image-sized array is written. Every inner loop is a
     plain SIMD loop except the transposed stores.
     """
@@ -203,7 +204,7 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
     (Q x P) when `transpose` is set, which puts the next sweep direction on axis 0: horizontal and vertical
     passes alternate layouts and never need a separate transpose. exp_scale > 0 maps the result to
     2**(exp_scale * y) (the final exponent, fused). c[P-1] is ignored (no edge after the last pixel).
-    This call does the `chunk`-th of `nchunks` equal shares of the blocks (one per thread, see _parallel).
+    This call does the `chunk`-th of `nchunks` equal shares of the blocks (one per thread, see run_parallel).
     """
     p, q = src.shape
     nblocks = (q + BLOCK - 1) // BLOCK
@@ -274,18 +275,16 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
 SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
 
 
-def _threads(h: int, w: int) -> int:
+def thread_count(h: int, w: int) -> int:
+    """Threads E uses on an H x W image: 1 below SERIAL_PIXELS, else the usable cores (capped by numba's)."""
     if h * w < SERIAL_PIXELS:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    # numba.config, not numba.get_num_threads(): the latter starts numba's threading layer (OpenMP), see _parallel
+    cores = usable_cores()
+    # numba.config, not numba.get_num_threads(): the latter starts numba's threading layer (OpenMP)
     return max(1, min(numba.config.NUMBA_NUM_THREADS, cores))
 
 
-def _parallel(kernel, args, nchunks: int) -> None:
+def run_parallel(kernel, args, nchunks: int) -> None:
     """Run kernel(*args, chunk, nchunks) for every chunk, in plain threads (the kernels release the GIL).
 
     Not numba's prange: its OpenMP layer aborts a forked child (DataLoader workers) once the parent has used
@@ -308,7 +307,7 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
                      base=None) -> np.ndarray:
     """x = log2-domain detail (float32 H x W); with `base` given, base**x instead (I_D, fused exponent)."""
     check_options(alpha, lam, gamma, eps, iterations, 2.0 if base is None else base)
-    img, scale = _check_image(image)
+    img, scale = check_image(image)
     if img.ndim == 2:
         img = img[:, :, None]
     # two compiled variants only (uint8 and float32, C order): every other input is converted once here
@@ -322,19 +321,19 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     h, w = img.shape[:2]
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
-    threads = _threads(h, w)
+    threads = thread_count(h, w)
     aht = np.empty((w, h), np.float32)  # horizontal weights and b, transposed: see sweep_pass
     xt = np.empty((w, h), np.float32)
-    _parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt),
+    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt),
               max(1, min(threads, h)))
     sched = lambda_schedule(lam, iterations)
     n_h = max(1, min(threads, (h + BLOCK - 1) // BLOCK))
     n_v = max(1, min(threads, (w + BLOCK - 1) // BLOCK))
     exp_scale = float(np.log2(base)) if base is not None else 0.0
     for t, lt in enumerate(sched):
-        _parallel(sweep_pass, (xt, aht, float(lt), x, True, 0.0), n_h)  # rows of the image: W x H -> H x W
+        run_parallel(sweep_pass, (xt, aht, float(lt), x, True, 0.0), n_h)  # rows of the image: W x H -> H x W
         if t == len(sched) - 1:
-            _parallel(sweep_pass, (x, av, float(lt), x, False, exp_scale), n_v)  # in place, exponent fused
+            run_parallel(sweep_pass, (x, av, float(lt), x, False, exp_scale), n_v)  # in place, exponent fused
         else:
-            _parallel(sweep_pass, (x, av, float(lt), xt, True, 0.0), n_v)  # columns: H x W -> W x H
+            run_parallel(sweep_pass, (x, av, float(lt), xt, True, 0.0), n_v)  # columns: H x W -> W x H
     return x

@@ -15,7 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dsrgan.detail.core import DetailOptionError, check_options, lambda_schedule, luma_coefficients
+from dsrgan.detail.core import lambda_schedule
+from dsrgan.detail.inputs import DetailOptionError, check_options, luma_coefficients
 from dsrgan.errors import ImageError
 
 _TOL = {torch.float32: 1e-8, torch.float64: 1e-17}
@@ -156,7 +157,7 @@ def _reflect_index(n: int, r: int, device) -> torch.Tensor:
 
 
 def box_mean_torch(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Normalised (2r+1) x (2r+1) mean over H, W of N x C x H x W, reflect borders (matches variants.box_mean)."""
+    """Normalised (2r+1) x (2r+1) mean over H, W of N x C x H x W, reflect borders (matches smoothers.box_mean)."""
     if r == 0:
         return x
     h, w = x.shape[-2:]
@@ -176,27 +177,3 @@ def guided_detail_torch(x: torch.Tensor, r: int = 2, eps: float = 0.3) -> torch.
     a = var / (var + eps)
     b = (1.0 - a) * mu
     return x - (box_mean_torch(a, r) * x + box_mean_torch(b, r))
-
-
-def _variant(variant: str) -> None:
-    from dsrgan.detail.priors import VARIANTS
-
-    if variant not in VARIANTS:
-        raise DetailOptionError(f"unknown detail variant {variant!r} (use one of {', '.join(VARIANTS)})")
-    if variant == "msdm":
-        raise DetailOptionError(
-            "the msdm detail variant has no torch path: its WLS step is a large sparse direct solve (scipy, CPU); "
-            "compute it with dsrgan.detail.wls_detail / network_input(rgb, 'msdm') on numpy arrays instead"
-        )
-
-
-def network_input_torch(x: torch.Tensor, variant: str = "dsrgan") -> torch.Tensor:
-    """Batched network_input: dsrgan -> log2 I_D (N x 1 x H x W); gif -> D (N x 3 x H x W)."""
-    _variant(variant)
-    return extract_detail_torch(x, return_log=True) if variant == "dsrgan" else guided_detail_torch(x)
-
-
-def detail_target_torch(x: torch.Tensor, variant: str = "dsrgan") -> torch.Tensor:
-    """Batched detail_target: dsrgan -> I_D (N x 1 x H x W); gif -> D (N x 3 x H x W)."""
-    _variant(variant)
-    return extract_detail_torch(x) if variant == "dsrgan" else guided_detail_torch(x)

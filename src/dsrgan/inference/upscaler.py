@@ -95,8 +95,10 @@ class Upscaler:
         self.spec = spec
         self.name = name or getattr(spec, "arch", type(model).__name__)
         self.scale = int(spec.scale)
-        variant = getattr(spec, "detail_variant", None)
-        self.detail_variant = None if variant in (None, "", "none") else variant
+        from dsrgan.detail.priors import prior_of
+
+        self.detail_prior = prior_of(getattr(spec, "detail_variant", None))  # None: no detail branch
+        self.detail_variant = None if self.detail_prior is None else self.detail_prior.name
         self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
         self.dtype = resolve_dtype(dtype, self.device, supports_fp16=bool(getattr(spec, "supports_fp16", False)),
                                    supports_bf16=bool(getattr(spec, "supports_bf16", False))) \
@@ -132,11 +134,9 @@ class Upscaler:
 
         For the dsrgan variant this is x = log2 I_D (C = 1); for gif/msdm the signed detail D (C = 3).
         """
-        if self.detail_variant is None:
+        if self.detail_prior is None:
             raise DsrganError(f"model {self.name!r} has no detail branch")
-        from dsrgan.detail import network_input
-
-        return np.asarray(network_input(_check_rgb(rgb), self.detail_variant), dtype=np.float32)
+        return np.asarray(self.detail_prior.network_input(_check_rgb(rgb)), dtype=np.float32)
 
     def _bytes_per_pixel(self) -> float:
         """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
@@ -154,8 +154,8 @@ class Upscaler:
                 n = 16
                 lr = torch.zeros(1, 3, n, n, device=self.device, dtype=self.dtype)
                 det = None
-                if self.detail_variant is not None:
-                    c = int(getattr(self.spec, "detail_channels", 1 if self.detail_variant == "dsrgan" else 3))
+                if self.detail_prior is not None:
+                    c = int(getattr(self.spec, "detail_channels", self.detail_prior.channels))
                     det = torch.zeros(1, c, n, n, device=self.device, dtype=self.dtype)
                 with torch.inference_mode():
                     self._call(lr, det, 1.0)

@@ -32,17 +32,10 @@ class JobInput:
 
 
 def detail_for_display(d: np.ndarray, variant: str) -> np.ndarray:
-    """The Upscaler's detail map as a [0, 1] picture, normalised as `dsrgan detail` does by default (minmax).
+    """The Upscaler's detail map (the network input) as the picture `dsrgan detail` makes by default (minmax)."""
+    from dsrgan.detail.priors import get_prior
 
-    `Upscaler.detail_map` gives what the detail branch consumes: x = log2 I_D (zero-mean, H x W x 1) for dsrgan,
-    D (H x W x 3) for gif/msdm; `detail_picture` takes I_D or D. Min-max is blind to x's mean shift.
-    """
-    from dsrgan.detail.visual import detail_picture
-
-    d = np.asarray(d, dtype=np.float64)
-    if d.ndim == 3 and d.shape[2] == 1:
-        d = d[..., 0]
-    return detail_picture(np.exp2(d) if variant == "dsrgan" else d, variant, "minmax")
+    return get_prior(variant).picture_of_input(d, "minmax")
 
 
 def _progress_keyword(fn) -> str | None:

@@ -1,4 +1,5 @@
-"""The two additive detail priors of the paper's ablation (Table III), on [0, 1] data, numpy float64.
+"""The edge-preserving smoothers behind the additive priors of the paper's ablation (Table III) and their
+detail layers D = I - smooth(I), on [0, 1] data, numpy float64.
 
 GIF:  D = I - GIF(I), He et al.'s guided filter, self-guided per channel, 5 x 5 box (r = 2), eps = 0.3 on
       the [0, 1] scale, half-sample-symmetric ("reflect", OpenCV BORDER_REFLECT) borders.
@@ -10,17 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsrgan.detail.core import DetailOptionError, _as_255, system_matrix
+from dsrgan.detail.core import system_matrix
+from dsrgan.detail.inputs import DetailOptionError, as_unit
+from dsrgan.imaging.color import rgb_to_luma
 
 WLS_SMALL = 1e-4  # Farbman's smallNum
 LOG_EPS = 2.220446049250313e-16  # MATLAB eps, as in wlsFilter.m's log(IN + eps)
 GUIDANCE = ("per_channel", "luma")
-
-
-def _as_unit(image) -> tuple[np.ndarray, bool]:
-    """-> (H x W x C float64 in [0, 1], input_was_2d)."""
-    img = _as_255(image) / 255.0
-    return (img[..., None], True) if img.ndim == 2 else (img, False)
 
 
 def box_mean(a: np.ndarray, r: int) -> np.ndarray:
@@ -46,7 +43,7 @@ def guided_detail(rgb, r: int = 2, eps: float = 0.3, *, dtype=np.float32) -> np.
         raise DetailOptionError(f"guided filter radius r must be an integer >= 0, got {r}")
     if not eps > 0:
         raise DetailOptionError(f"guided filter eps must be > 0, got {eps}")
-    img, _ = _as_unit(rgb)
+    img, _ = as_unit(rgb)
     return np.asarray(img - guided_filter_self(img, int(r), eps), dtype=dtype)
 
 
@@ -67,7 +64,7 @@ def wls_smooth(img: np.ndarray, lam: float = 1.0, alpha: float = 1.2, guidance: 
     h, w, c = img.shape
     out = np.empty_like(img)
     if guidance == "luma" and c == 3:
-        y = 0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]
+        y = rgb_to_luma(img)  # linear: luma of [0, 1] data is on the [0, 1] scale
         lu = splu(system_matrix(*wls_weights(y, alpha), lam).tocsc())
         sol = lu.solve(np.ascontiguousarray(img.reshape(h * w, c)))
         return sol.reshape(h, w, c)
@@ -81,8 +78,9 @@ def wls_detail(rgb, lam: float = 1.0, alpha: float = 1.2, *, guidance: str = "pe
                dtype=np.float32) -> np.ndarray:
     """MSDM detail D = I - WLS(I) per channel (signed, H x W x 3; H x W x 1 for a 2-D input).
 
-    Cost grows faster than linearly (sparse LU): about 0.03 s for 128 x 128, 2 s for 512 x 512 per channel;
-    use it on training patches or precompute it, not on whole photos in a training loop.
+    One global solve: every output pixel depends on the whole image, so the map of a crop is not the crop of
+    the map (training therefore cuts patches from whole-image maps, see dsrgan.data.detail_maps). Cost grows
+    faster than linearly (sparse LU): about 0.03 s for 128 x 128, 2 s for 512 x 512 per channel.
     """
     if guidance not in GUIDANCE:
         raise DetailOptionError(f"unknown WLS guidance {guidance!r} (use per_channel or luma)")
@@ -90,5 +88,5 @@ def wls_detail(rgb, lam: float = 1.0, alpha: float = 1.2, *, guidance: str = "pe
         raise DetailOptionError(f"WLS lambda must be >= 0, got {lam}")
     if not alpha > 0:
         raise DetailOptionError(f"WLS alpha must be > 0, got {alpha}")
-    img, _ = _as_unit(rgb)
+    img, _ = as_unit(rgb)
     return np.asarray(img - wls_smooth(img, lam, alpha, guidance), dtype=dtype)

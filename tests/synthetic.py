@@ -1,6 +1,6 @@
 """A deterministic synthetic photo-like test picture (shading, hard-edged shapes, multi-scale texture).
 
-Used by the detail tests and by benchmarks/detail_speed.py when no real photo is at hand.
+A test fixture (used by the detail tests, and by benchmarks/detail_speed.py when no real photo is at hand).
 """
 
 from __future__ import annotations
