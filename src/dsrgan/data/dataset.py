@@ -4,11 +4,18 @@ Every sample is addressed by `(item, seed)`: the sampler decides which image and
 derives the crop position and the augmentation from that seed alone. The result therefore does not depend on
 the number of DataLoader workers or on which worker ran it, and resuming only needs the sampler's position.
 
-Detail maps are computed per patch in the workers (decided after measuring, see docs/training.md): each map is
-computed on the patch grown by `margin` pixels on every side (clipped at the image border, where the
-whole-image map sees the same border) and then cropped, which the detail spec measured to agree with the
-whole-image map to 3e-8 at 8 px. Flips and 90-degree rotations are applied after that, identically to the
-images and both maps.
+Detail maps equal the whole-image map cropped to the patch, the map that validation and inference compute.
+How depends on the prior (dsrgan.detail.priors):
+- local priors (dsrgan's E, gif) are computed per patch in the workers (decided after measuring, see
+  docs/training.md): on the patch grown by `margin` pixels on every side (clipped at the image border, where
+  the whole-image map sees the same border), then cropped. At 8 px this agrees with the whole-image map to
+  float32 rounding for gif and to about 1e-6 for E (its FGS sweeps couple a pixel to distant ones only weakly);
+  tests/test_data.py pins both.
+- global priors (msdm: one WLS solve over the whole image) are cropped from whole-image maps computed once
+  per store and kept beside it (dsrgan.data.detail_maps), so they are exactly the whole-image map.
+  With real-world degradations the LR image exists only as the degraded patch region, so its map is
+  computed on that region, for every prior; the clean HR targets still come from the whole-image maps.
+Flips and 90-degree rotations are applied after that, identically to the images and both maps.
 """
 
 from __future__ import annotations
@@ -58,12 +65,15 @@ class PatchDataset:
 
     def __init__(self, stores: list[PairStore], *, scale: int, hr_patch: int, variant: str | None = None,
                  detail_hr: bool = False, margin: int = 8, flip: bool = True, rot90: bool = True, min_lr_side: int = 0,
-                 degradation=None):
+                 degradation=None, report=None):
         if hr_patch % scale:
             raise ValueError(f"HR patch {hr_patch} is not a multiple of the scale {scale}")
         self.stores = stores
         self.scale, self.hr_patch, self.lr_patch = scale, hr_patch, hr_patch // scale
-        self.variant, self.want_detail_hr = variant, bool(detail_hr and variant)
+        from dsrgan.detail.priors import prior_of
+
+        self.prior = prior_of(variant)
+        self.variant, self.want_detail_hr = variant, bool(detail_hr and self.prior)
         self.margin, self.flip, self.rot90 = margin, flip, rot90
         need = max(self.lr_patch, min_lr_side)
         self.items = [(s, i) for s, st in enumerate(stores) for i in range(len(st))
@@ -74,15 +84,18 @@ class PatchDataset:
             from dsrgan.data.degrade import Degrader
 
             self.degrader = Degrader(degradation, scale)
+        self.maps = None  # per store: whole-image maps of a global prior
+        if self.prior is not None and self.prior.whole_image:
+            from dsrgan.data.detail_maps import whole_image_maps
+
+            # degraded LR exists per patch only, so only the HR targets can come from whole-image maps then
+            parts = (() if self.degrader is not None else ("lr",)) + (("hr",) if self.want_detail_hr else ())
+            used = sorted({s for s, _ in self.items})
+            self.maps = {s: whole_image_maps(stores[s], self.prior, parts, report=report) for s in used} \
+                if parts else None
 
     def __len__(self) -> int:
         return len(self.items)
-
-    def _detail_fns(self):
-        from dsrgan.detail import detail_target, network_input
-
-        v = self.variant
-        return (lambda a: network_input(a, v)), (lambda a: detail_target(a, v))
 
     def __getitem__(self, key) -> dict[str, np.ndarray]:
         item, seed = key
@@ -95,6 +108,7 @@ class PatchDataset:
         x = int(rng.integers(0, lr_img.shape[1] - p + 1))
         hflip, vflip, rot = (bool(b) for b in rng.integers(0, 2, size=3))
         hflip, vflip, rot = hflip and self.flip, vflip and self.flip, rot and self.rot90
+        y_img, x_img = y, x  # the patch's place in the stored image (where whole-image maps are cut)
         if self.degrader is not None:  # LR made from the HR patch + margin; (y, x) then address that region
             from dsrgan.data.degrade import degrade_region
 
@@ -102,14 +116,19 @@ class PatchDataset:
         lr = lr_img[y: y + p, x: x + p]
         hr = hr_img[y * sc: (y + p) * sc, x * sc: (x + p) * sc]
         arrays = [lr, hr]
-        if self.variant:
-            f_in, f_target = self._detail_fns()
-            arrays.append(detail_patch(lr_img, y, x, p, self.margin, f_in))
-            if self.want_detail_hr:
-                arrays.append(detail_patch(hr_img, y * sc, x * sc, self.hr_patch, self.margin, f_target))
+        if self.prior is not None:
+            maps = self.maps[s] if self.maps is not None else None
+            if maps is not None and "lr" in maps.index:
+                arrays.append(maps.map("lr", i)[y_img: y_img + p, x_img: x_img + p])
+            else:
+                arrays.append(detail_patch(lr_img, y, x, p, self.margin, self.prior.network_input))
+            if self.want_detail_hr and maps is not None:
+                arrays.append(maps.map("hr", i)[y_img * sc: (y_img + p) * sc, x_img * sc: (x_img + p) * sc])
+            elif self.want_detail_hr:
+                arrays.append(detail_patch(hr_img, y * sc, x * sc, self.hr_patch, self.margin, self.prior.target))
         arrays = augment(arrays, hflip, vflip, rot)
         out = {"lr": arrays[0], "hr": arrays[1]}
-        if self.variant:
+        if self.prior is not None:
             out["detail_lr"] = arrays[2]
             if self.want_detail_hr:
                 out["detail_hr"] = arrays[3]
