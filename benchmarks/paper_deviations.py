@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from dsrgan.detail import core  # noqa: E402
-from dsrgan.detail.variants import guided_detail  # noqa: E402
+from dsrgan.detail.smoothers import guided_detail  # noqa: E402
 from dsrgan.imaging import imresize, read_image, to_uint8  # noqa: E402
 from dsrgan.utils.machine import describe  # noqa: E402
 

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dsrgan.detail.core import lambda_schedule, luma_coefficients
+from dsrgan.detail.core import lambda_schedule
+from dsrgan.detail.inputs import luma_coefficients
 from dsrgan.detail.torch_detail import pcr_levels
 
 # the generator's calling conventions; the names are the graph's input/output names
