@@ -205,6 +205,23 @@ def test_degrader_outputs_and_determinism(rng):
         d(hr[:95], np.random.default_rng(0))
 
 
+def test_degrader_output_does_not_depend_on_opencv_threads(rng):
+    """The main process (num_workers 0) runs OpenCV threaded, loader workers single-threaded: same samples."""
+    import cv2
+
+    hr = _photo(rng, 160, 160)
+    d = dg.Degrader(Degradation(), 4)
+    before = cv2.getNumThreads()
+    try:
+        outs = []
+        for threads in (1, 4):
+            cv2.setNumThreads(threads)
+            outs.append([d(hr, np.random.default_rng(seed))[0] for seed in range(8)])
+    finally:
+        cv2.setNumThreads(before)
+    assert all(np.array_equal(a, b) for a, b in zip(*outs, strict=True))
+
+
 def test_drawn_parameters_stay_in_their_ranges():
     s = Degradation()
     d = dg.Degrader(s, 4)
