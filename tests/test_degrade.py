@@ -159,8 +159,8 @@ def test_presets_resolve_completely_and_partial_overrides_keep_the_rest():
         s = parse_degradation(name)
         assert s.preset == name
     s = parse_degradation({"first": {"noise_sigma": [2, 5]}, "final": {"jpeg_quality": [70, 90]}})
-    assert s.first.noise_sigma == (2.0, 5.0) and s.final.jpeg_quality == (70, 90)
-    assert s.first.jpeg_quality == (30, 95) and s.second is not None and s.final.sinc_prob == 0.8
+    assert s.first.noise_sigma == [2.0, 5.0] and s.final.jpeg_quality == [70, 90]
+    assert s.first.jpeg_quality == [30, 95] and s.second is not None and s.final.sinc_prob == 0.8
     assert parse_degradation({"second": None, "sharpen": None}).second is None
     assert parse_degradation("realesrgan_first_order").second is None
 

@@ -24,6 +24,13 @@ KernelSize = Annotated[int, Meta(ge=1, le=51)]
 Mode = Literal["area", "bilinear", "bicubic"]
 
 
+class Range:
+    """`Range[T]`: a [low, high] pair of T (a list, so that configs dump to plain YAML)."""
+
+    def __class_getitem__(cls, tp):
+        return Annotated[list[tp], Meta(min_length=2, max_length=2)]
+
+
 def _check_weights(obj: Struct) -> None:
     values = [getattr(obj, n) for n in obj.__struct_fields__]
     if all(v is not UNSET for v in values) and sum(values) <= 0:
@@ -33,7 +40,7 @@ def _check_weights(obj: Struct) -> None:
 def _check_ranges(obj: Struct) -> None:
     for name in obj.__struct_fields__:
         v = getattr(obj, name)
-        if isinstance(v, tuple) and len(v) == 2 and v[0] > v[1]:
+        if isinstance(v, list) and len(v) == 2 and not isinstance(v[0], str) and v[0] > v[1]:
             raise ValueError(f"{name}: the range [{v[0]}, {v[1]}] has its low end above its high end")
 
 
@@ -66,19 +73,19 @@ class Order(Struct, forbid_unknown_fields=True, kw_only=True):
     """One round of blur -> resize -> noise -> JPEG. Ranges are [low, high], drawn uniformly."""
 
     blur_prob: Prob | UnsetType = UNSET  # chance of blurring at all
-    kernel_size: tuple[KernelSize, KernelSize] | UnsetType = UNSET  # odd sizes in this range
+    kernel_size: Range[KernelSize] | UnsetType = UNSET  # odd sizes in this range
     sinc_prob: Prob | UnsetType = UNSET  # chance that the blur is a sinc instead of a shaped kernel
     kernel_mix: KernelMix | UnsetType = UNSET
-    blur_sigma: tuple[Positive, Positive] | UnsetType = UNSET  # pixels, per axis
-    beta_generalized: tuple[Positive, Positive] | UnsetType = UNSET
-    beta_plateau: tuple[Positive, Positive] | UnsetType = UNSET
+    blur_sigma: Range[Positive] | UnsetType = UNSET  # pixels, per axis
+    beta_generalized: Range[Positive] | UnsetType = UNSET
+    beta_plateau: Range[Positive] | UnsetType = UNSET
     resize_mix: ResizeMix | UnsetType = UNSET
-    resize_range: tuple[Positive, Positive] | UnsetType = UNSET  # up: the part >= 1, down: the part <= 1
+    resize_range: Range[Positive] | UnsetType = UNSET  # up: the part >= 1, down: the part <= 1
     gaussian_noise_prob: Prob | UnsetType = UNSET  # otherwise Poisson noise
-    noise_sigma: tuple[Level, Level] | UnsetType = UNSET  # Gaussian noise, 8-bit levels
-    poisson_scale: tuple[Weight, Weight] | UnsetType = UNSET
+    noise_sigma: Range[Level] | UnsetType = UNSET  # Gaussian noise, 8-bit levels
+    poisson_scale: Range[Weight] | UnsetType = UNSET
     gray_noise_prob: Prob | UnsetType = UNSET  # the same noise on all channels
-    jpeg_quality: tuple[Quality, Quality] | UnsetType = UNSET
+    jpeg_quality: Range[Quality] | UnsetType = UNSET
 
     def __post_init__(self):
         _check_ranges(self)
@@ -90,8 +97,8 @@ class Final(Struct, forbid_unknown_fields=True, kw_only=True):
     """The last round: resize to the LR size (+ a sinc filter with sinc_prob) and JPEG, in random order."""
 
     sinc_prob: Prob | UnsetType = UNSET
-    kernel_size: tuple[KernelSize, KernelSize] | UnsetType = UNSET
-    jpeg_quality: tuple[Quality, Quality] | UnsetType = UNSET
+    kernel_size: Range[KernelSize] | UnsetType = UNSET
+    jpeg_quality: Range[Quality] | UnsetType = UNSET
 
     def __post_init__(self):
         _check_ranges(self)
@@ -177,7 +184,7 @@ def parse_degradation(raw: Any, where: str = "data.degradation") -> Degradation:
     if isinstance(raw, Degradation):
         raw = msgspec.to_builtins(raw)
     try:
-        return resolve(msgspec.convert(raw, Degradation))
+        return resolve(msgspec.convert(raw, Degradation, strict=False))  # strict=False: YAML 1.1 "1e-4" strings
     except msgspec.ValidationError as e:
         msg, _, at = str(e).partition(" - at `$")
         key = where + at.rstrip("`")
