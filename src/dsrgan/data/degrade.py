@@ -168,7 +168,7 @@ def draw_kernel(rng: np.random.Generator, o: Order) -> dict:
     size = _odd_size(rng, o.kernel_size)
     kind = _pick(rng, msgspec.structs.asdict(o.kernel_mix))
     sx = _uniform(rng, o.blur_sigma)
-    if kind.endswith("_iso") or kind == "iso":
+    if "aniso" not in kind:
         sy, theta = sx, 0.0
     else:
         sy, theta = _uniform(rng, o.blur_sigma), _uniform(rng, (-math.pi, math.pi))

@@ -85,9 +85,3 @@ def trimmed(k: np.ndarray, mass: float) -> np.ndarray:
         return k
     out = k[r:-r] if k.ndim == 1 else k[r:-r, r:-r]
     return (out * (k.sum() / out.sum())).astype(np.float32)
-
-
-def identity_kernel(size: int) -> np.ndarray:
-    k = np.zeros((size, size), np.float32)
-    k[size // 2, size // 2] = 1.0
-    return k
