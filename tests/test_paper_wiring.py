@@ -73,7 +73,7 @@ PAPER_TERMS = {"pix", "per", "gan", "detail_pix", "detail_gan", "d_img", "d_deta
 
 
 @pytest.mark.slow
-def test_one_gan_step_of_dsrgan_x4_with_the_paper_config(tmp_path):
+def test_one_gan_step_of_dsrgan_x4_with_the_paper_config(tmp_path, monkeypatch):
     """configs/dsrgan_x4.yaml as shipped (preset, loss weights, optimisers, trunk init), batch 2 on 64 px HR
     patches. The VGG19 of the perceptual loss is RANDOMLY INITIALISED (no ImageNet weights offline): this checks
     the wiring, not the quality of the loss."""
@@ -88,17 +88,20 @@ def test_one_gan_step_of_dsrgan_x4_with_the_paper_config(tmp_path):
         y, x = np.mgrid[0:80, 0:88]
         img = 128 + 60 * np.sin(x / (2.5 + i) + y / 7)[..., None] + rng.normal(0, 15, (80, 88, 3))
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(tmp_path / "hr" / f"{i}.png")
+    # the config's VGG19 entry is left as shipped: the weights folder offers a random VGG19 under its plain name
     torch.manual_seed(1)
-    random_vgg19 = tmp_path / "vgg19-RANDOM-not-imagenet.pth"
+    weights = tmp_path / "RANDOM-vgg19-not-imagenet"
+    weights.mkdir()
+    random_vgg19 = weights / "vgg19.pth"
     torch.save(VGGFeatures("vgg19", ("conv5_4",)).state_dict(), random_vgg19)
+    monkeypatch.setenv("DSRGAN_WEIGHTS_DIR", str(weights))
     trunk = tmp_path / "psnr_trunk.safetensors"  # stands in for the PSNR model that init.trunk names
     save_model(trunk, build("esrgan-x4"), PRESETS["esrgan-x4"])
 
     cfg = load_config(CONFIGS / "dsrgan_x4.yaml", [
         f"log.root={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}", f"data.train=[{tmp_path / 'hr'}]",
         "data.val=[]", "data.hr_patch=64", "data.num_workers=0", "train.batch_size=2", "train.device=cpu",
-        "log.progress=false", "log.tensorboard=false", "log.val_every=0", f"init.trunk={trunk}",
-        f"loss.perceptual_weights={random_vgg19}"])
+        "log.progress=false", "log.tensorboard=false", "log.val_every=0", f"init.trunk={trunk}"])
     assert cfg.model.preset == "dsrgan-x4" and cfg.train.stage == "gan"
     tr = Trainer(cfg)
     tr.setup()
