@@ -67,3 +67,38 @@ def test_robust_normalisation_centres_no_detail():
     d[5:, :, :] = 0.01
     pic = get_prior("gif").picture(d, "robust")
     assert pic[0, 0, 0] == 1.0 and pic[0, 1, 0] == 0.5 and pic[6, 6, 1] == 1.0
+
+
+def test_existing_picture_or_raw_is_never_replaced_without_overwrite(tmp_path, capsys):
+    _write(tmp_path / "a.png")
+    src, pic, raw = str(tmp_path / "a.png"), tmp_path / "p.png", tmp_path / "r.npy"
+    pic.write_bytes(b"old picture")
+    assert main(["detail", src, "-o", str(pic), "--raw", str(raw)]) == 0
+    assert pic.read_bytes() == b"old picture" and np.load(raw).shape == (24, 31)  # only the new --raw written
+    raw.write_bytes(b"old raw")
+    pic.unlink()
+    assert main(["detail", src, "-o", str(pic), "--raw", str(raw)]) == 0
+    assert raw.read_bytes() == b"old raw" and Image.open(pic).size == (31, 24)
+    assert main(["detail", src, "-o", str(pic), "--raw", str(raw)]) == 0
+    assert "1 skipped" in capsys.readouterr().err
+    assert main(["detail", src, "-o", str(pic), "--raw", str(raw), "--overwrite"]) == 0
+    assert np.load(raw).shape == (24, 31)
+
+
+def test_destinations_are_checked_before_any_work(tmp_path, capsys):
+    _write(tmp_path / "in" / "a.png")
+    _write(tmp_path / "in" / "b.png", seed=1)
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (["-o", str(tmp_path / "file")], "is a file, not a folder"),
+        (["-o", str(tmp_path / "o"), "--raw", str(tmp_path / "file")], "is a file, not a folder"),
+        (["-o", str(tmp_path / "file" / "sub")], "is a file, not a folder"),
+    ]
+    for extra, words in cases:
+        assert main(["detail", str(tmp_path / "in"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1
+    (tmp_path / "o" / "a_detail.png").mkdir(parents=True)  # an output name taken by a folder
+    assert main(["detail", str(tmp_path / "in"), "-o", str(tmp_path / "o")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a_detail.png"]  # nothing computed or written

@@ -209,3 +209,49 @@ def test_json_writes_non_finite_psnr_as_null():
     res = {"m": {"D": {"n": 1, "psnr_y": float("inf"), "images": [{"name": "x", "psnr_y": float("inf")}]}}}
     doc = json.loads(report.to_json(res, {"m": {}}, {"m": "d"}))
     assert doc["datasets"]["D"]["psnr_y"] is None and doc["datasets"]["D"]["images"][0]["psnr_y"] is None
+
+
+def test_report_destinations_are_checked_before_any_metric(dataset, tmp_path, capsys):
+    root, _ = dataset
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "old.json").write_text("keep")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.png").write_bytes(b"")
+    cases = [
+        (["--json", tmp_path / "folder"], "is a folder"),
+        (["--markdown", tmp_path / "file" / "r.md"], "is a file, not a folder"),
+        (["--save-images", tmp_path / "file"], "is a file, not a folder"),
+        (["--json", tmp_path / "old.json"], "--overwrite"),
+        (["--save-images", tmp_path / "full"], "not empty"),
+        (["--json", tmp_path / "r", "--markdown", tmp_path / "r"], "the same file"),
+    ]
+    for extra, words in cases:
+        assert _run(root, "--no-niqe", *extra) == 2
+        captured = capsys.readouterr()
+        assert words in captured.err and captured.err.count("\n") == 1
+        assert "PSNR" not in captured.out  # stopped before computing
+    assert (tmp_path / "old.json").read_text() == "keep"
+    assert _run(root, "--no-niqe", "--json", tmp_path / "old.json", "--overwrite") == 0
+    assert json.loads((tmp_path / "old.json").read_text())["datasets"]
+
+
+def test_a_report_that_cannot_be_written_still_prints_the_table(dataset, tmp_path, capsys, monkeypatch):
+    from dsrgan.errors import OutputError
+    from dsrgan.utils import atomic
+
+    root, _ = dataset
+    real = atomic.atomic_write_text
+
+    def fail_json(path, text):  # the disk fills up between the check and the write
+        if str(path).endswith(".json"):
+            raise OutputError(f"{path}: cannot write (No space left on device)")
+        real(path, text)
+
+    monkeypatch.setattr(atomic, "atomic_write_text", fail_json)
+    rc = _run(root, "--no-niqe", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "Tiny" in captured.out and (tmp_path / "r.md").exists()  # the table and the other report
+    assert "report not written" in captured.err and "No space left" in captured.err
+    assert "Traceback" not in captured.err

@@ -123,3 +123,20 @@ def test_cli_usage_errors_are_one_line_and_exit_2(argv, words, capsys, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"dsrgan {argv[0]}: error:") and words in err and "\n" not in err
     assert list(tmp_path.iterdir()) == []  # nothing made
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["alpha", "lam", "gamma", "eps", "iterations", "base"]), anything)
+def test_detail_extraction_options_are_checked_by_the_same_layer(name, value):
+    from dsrgan.detail.inputs import DetailOptionError, check_options
+
+    values = dict(alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, base=2.0)
+    values[name] = value
+    real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    expect = real and {"alpha": value >= 0, "lam": value >= 0, "gamma": value > 0, "eps": value > 0,
+                       "iterations": value >= 1 and value == int(value), "base": value > 1}[name]
+    try:
+        check_options(**values)
+        assert expect
+    except DetailOptionError as e:
+        assert not expect and name in str(e)

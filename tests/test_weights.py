@@ -248,3 +248,21 @@ def test_resolve_model(tmp_path, monkeypatch):
 
 def test_errors_are_dsrgan_errors():
     assert issubclass(CheckpointError, DsrganError) and issubclass(UnknownModelError, DsrganError)
+
+
+def test_refusal_messages_are_one_full_sentence_without_torch_advice(tmp_path):
+    import argparse
+
+    p = tmp_path / "objects.pth"
+    torch.save({"w": torch.zeros(2), "extra": argparse.Namespace(a=1)}, p)  # how many training scripts save args
+    good = tmp_path / "good.pth"
+    torch.save({"conv_first.weight": torch.zeros(2, 3, 3, 3)}, good)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(good.read_bytes()[:200])
+    for path, words in ((p, "Python objects besides tensors (argparse.Namespace)"), (cut, "truncated or corrupt"),
+                        (tmp_path / "missing.pth", "not found")):
+        with pytest.raises(CheckpointError) as e:
+            load_model_file(path)
+        msg = str(e.value)
+        assert words in msg, msg
+        assert "\n" not in msg and "\x1b" not in msg and "weights_only" not in msg and "pytorch.org" not in msg

@@ -175,8 +175,9 @@ def check_pixels(width: int, height: int, limit: int, what: str) -> None:
     from dsrgan.errors import ImageTooLargeError
 
     if width * height > limit:
-        raise ImageTooLargeError(f"{what}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-                                 f"{limit:,} (raise it with --max-pixels / max_pixels if the image is genuine)")
+        raise ImageTooLargeError(f"{what}: {width}x{height} = {width * height} pixels exceeds the limit of {limit} "
+                                 "(a guard against decompression bombs and outputs too large for memory; raise "
+                                 "--max-pixels / max_pixels if the image is genuine)")
 
 
 # --- argparse adapters: a bad value is a usage error (exit 2) before anything runs ---------------------------------

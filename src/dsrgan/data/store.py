@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -105,10 +103,10 @@ class Pair:
 def write_store(folder: str | os.PathLike, pairs: Iterable[Pair], *, scale: int, source: dict | None = None,
                 skipped: list[str] | None = None) -> PairStore:
     """Write pairs into a new store at `folder` (atomically: a temporary folder renamed into place)."""
+    from dsrgan.utils.atomic import atomic_folder
+
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         items = []
         off = {"hr": 0, "lr": 0}
         with open(tmp / "hr.u8", "wb") as fh, open(tmp / "lr.u8", "wb") as fl:
@@ -122,12 +120,6 @@ def write_store(folder: str | os.PathLike, pairs: Iterable[Pair], *, scale: int,
                 items.append(entry)
         meta = {"format": FORMAT, "scale": scale, "source": source or {}, "items": items, "skipped": skipped or []}
         (tmp / "index.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return PairStore(folder)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsrgan.errors import DsrganError, ImageError
+from dsrgan.errors import ImageError, OptionError
 from dsrgan.imaging.color import BT601_LUMA, BT601_STUDIO_OFFSET, BT601_STUDIO_Y
 
 Y_MODES = ("bt601_full", "bt601_studio")
 
 
-class DetailOptionError(DsrganError, ValueError):
+class DetailOptionError(OptionError):
     """An option of the detail extraction is out of its valid range."""
 
 
@@ -82,16 +82,16 @@ def luma(image, y_mode: str = "bt601_full") -> np.ndarray:
 
 
 def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
-    """E's options (paper eqs. 1-8): alpha >= 0, lam >= 0, gamma > 0, eps > 0, iterations >= 1, base > 1."""
-    if not alpha >= 0:
-        raise DetailOptionError(f"alpha must be >= 0, got {alpha}")
-    if not lam >= 0:
-        raise DetailOptionError(f"lam must be >= 0, got {lam}")
-    if not gamma > 0:
-        raise DetailOptionError(f"gamma must be > 0, got {gamma}")
-    if not eps > 0:
-        raise DetailOptionError(f"eps must be > 0 (it prevents division by zero), got {eps}")
-    if int(iterations) != iterations or iterations < 1:
-        raise DetailOptionError(f"iterations must be a positive integer, got {iterations}")
-    if not base > 1:
-        raise DetailOptionError(f"base must be > 1, got {base}")
+    """E's options (paper eqs. 1-8): alpha >= 0, lam >= 0, gamma > 0, eps > 0, iterations >= 1, base > 1; numbers
+    only, finite (the checks of dsrgan.options)."""
+    from dsrgan import options
+
+    try:
+        options.number(alpha, "alpha", lo=0)
+        options.number(lam, "lam", lo=0)
+        options.number(gamma, "gamma", lo=0, lo_open=True)
+        options.number(eps, "eps", lo=0, lo_open=True, what="a number > 0 (it prevents division by zero)")
+        options.number(iterations, "iterations", integer=True, lo=1)
+        options.number(base, "base", lo=1, lo_open=True)
+    except OptionError as e:
+        raise DetailOptionError(str(e)) from None

@@ -33,6 +33,7 @@ from dsrgan.errors import (
 )
 from dsrgan.imaging import deep
 from dsrgan.imaging.color import quantize, rgb_to_luma
+from dsrgan.options import check_pixels
 from dsrgan.utils.atomic import atomic_path
 
 # 100 megapixels: a float32 RGB copy is 1.2 GB. Pillow's own guard is raised to at least this, and we check the
@@ -126,10 +127,7 @@ def _read_pillow(path: Path, max_pixels: int):
         raise TruncatedImageError(f"{path}: cannot decode the image header ({_reason(e)})") from None
     with im:
         w, h = im.size
-        if w * h > max_pixels:
-            raise ImageTooLargeError(
-                f"{path}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} (decompression-bomb guard; "
-                "raise max_pixels if the image is genuine)")
+        check_pixels(w, h, max_pixels, str(path))
         fmt = im.format
         orientation = _orientation(im)
         try:
@@ -246,8 +244,7 @@ def _first(value):
 def _read_tiff16(path: Path, tags, max_pixels: int):
     """-> (pixels uint16 H x W x 3, alpha or None, 16, False, orientation) of a 16-bit RGB(A) TIFF."""
     w, h = _first(tags.get(256, 0)), _first(tags.get(257, 0))
-    if w * h > max_pixels:
-        raise ImageTooLargeError(f"{path}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+    check_pixels(w, h, max_pixels, str(path))
     spp, photometric = _first(tags.get(277)), _first(tags.get(262, 2))
     if _first(tags.get(339, 1)) != 1:
         raise UnsupportedModeError(f"{path}: 16-bit TIFF with signed or float samples is not supported")

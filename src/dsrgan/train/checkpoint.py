@@ -76,8 +76,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt, truncated, or not a torch file; weights_only refuses code
-        raise CheckpointError(f"{path}: not a readable dsrgan training checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''})") from e
+        from dsrgan.weights.esrgan import load_failure
+
+        raise CheckpointError(f"{path}: {load_failure(e, 'dsrgan training checkpoint')}") from e
     if not isinstance(state, dict) or state.get("format") != "dsrgan-train-v1":
         raise CheckpointError(f"{path}: not a dsrgan training checkpoint (missing format tag)")
     return state

@@ -45,31 +45,44 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def is_stale(path: Path, now: float | None = None) -> bool:
-    """Whether `path` is a temporary file of ours whose writer is gone."""
-    m = _TEMP.match(path.name)
-    if m is None:
-        return False
-    pid = int(m["pid"])
+def temp_tag() -> str:
+    """`<host>-<pid>`: who made a temporary file or folder, for telling later whether it is abandoned."""
+    return f"{_host_tag()}-{os.getpid()}"
+
+
+def abandoned(host: str, pid: int, path: Path, now: float | None = None) -> bool:
+    """Whether a temporary file or folder tagged `host`-`pid` has lost its writer."""
+    if host == _host_tag():
+        return pid != os.getpid() and not _pid_alive(pid)
     try:
         age = (time.time() if now is None else now) - path.stat().st_mtime
     except OSError:
         return False
-    if m["host"] == _host_tag():
-        return pid != os.getpid() and not _pid_alive(pid)
     return age > STALE_AFTER_S
 
 
+def is_stale(path: Path) -> bool:
+    """Whether `path` is a temporary file of ours whose writer is gone."""
+    m = _TEMP.match(path.name)
+    return m is not None and abandoned(m["host"], int(m["pid"]), path)
+
+
 def remove_stale(target: str | os.PathLike) -> list[Path]:
-    """Remove the abandoned temporary files of `target` (ours only: by name, host and process). Returns them."""
+    """Remove the abandoned temporary files (or folders) of `target`: ours only, by name, host and process.
+    Returns what was removed."""
+    import shutil
+
     target = Path(target)
     removed = []
     with contextlib.suppress(OSError):
         for p in target.parent.glob(f".{glob_escape(target.name)}{TEMP_MARK}*.part*"):
             m = _TEMP.match(p.name)
-            if m and m["name"] == target.name and p.is_file() and not p.is_symlink() and is_stale(p):
+            if m and m["name"] == target.name and not p.is_symlink() and is_stale(p):
                 with contextlib.suppress(OSError):
-                    p.unlink()
+                    if p.is_dir():
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
                     removed.append(p)
     return removed
 
@@ -89,7 +102,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{_host_tag()}-{os.getpid()}-",
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{temp_tag()}-",
                                    suffix=".part" + (target.suffix if suffix is None else suffix), dir=target.parent)
         os.close(fd)
     except OSError as e:
@@ -106,6 +119,30 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         if isinstance(e, OSError) and not isinstance(e, OutputError):
             reason = (e.strerror or str(e).strip() or type(e).__name__).replace(str(tmp_path), target.name)
             raise OutputError(f"{target}: cannot write ({reason.splitlines()[0]})") from None
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Like atomic_path for a folder: filled under a temporary name, then renamed into place (an existing
+    `target` is replaced); removed on any error or stop."""
+    import shutil
+
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{TEMP_MARK}{temp_tag()}-", suffix=".part",
+                                    dir=target.parent))
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write ({e.strerror or type(e).__name__})") from None
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

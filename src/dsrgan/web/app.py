@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import functools
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ from dsrgan.errors import (
     OptionError,
     UnknownModelError,
 )
+from dsrgan.utils.atomic import abandoned, temp_tag
 from dsrgan.web.config import MB, ServeConfig
 from dsrgan.web.jobs import Job, JobQueue, QueueFullError
 from dsrgan.web.models import ModelPool
@@ -59,6 +61,8 @@ SECURITY_HEADERS = {
 }
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+WORKDIR_PREFIX = "dsrgan-serve-"
+_WORKDIR = re.compile(r"^dsrgan-serve-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[a-z0-9_]+$")
 
 
 class ApiError(Exception):
@@ -130,6 +134,15 @@ async def _receive_upload(request: Request, path: Path, limit: int) -> int:
     return size
 
 
+def remove_abandoned_workdirs() -> None:
+    """Remove the private folders of earlier servers whose process is gone (ours only: name, host, pid)."""
+    for p in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        m = _WORKDIR.match(p.name)
+        if m and p.is_dir() and not p.is_symlink() and p.stat().st_uid == os.getuid() \
+                and abandoned(m["host"], int(m["pid"]), p):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def decode_upload(path: Path, name: str, max_pixels: int):
     """read_image with messages for a web user: the private temp path replaced by the file's name."""
     from dsrgan.imaging import read_image
@@ -163,8 +176,10 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Private folder for uploads and results (mkdtemp: mode 0700, unpredictable name), removed at exit.
-        workdir = state["workdir"] = Path(tempfile.mkdtemp(prefix="dsrgan-serve-"))
+        # Private folder for uploads and results (mkdtemp: mode 0700, unpredictable name), removed at exit; the
+        # folders of servers that were killed (SIGKILL, power cut) are removed when the next one starts.
+        remove_abandoned_workdirs()
+        workdir = state["workdir"] = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{temp_tag()}-"))
         remove = functools.partial(shutil.rmtree, workdir, ignore_errors=True)
         atexit.register(remove)  # also when the process ends without a clean shutdown
         queue.start()

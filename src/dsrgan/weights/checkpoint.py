@@ -65,7 +65,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as e:  # SafetensorError: bad header, truncated file, not safetensors at all
-        raise CheckpointError(f"{path}: not a valid safetensors file, or truncated ({str(e)[:160]})") from e
+        raise CheckpointError(f"{path}: not a valid safetensors file (truncated or corrupt header)") from e
 
 
 def _spec_from_metadata(meta: dict[str, str], path: Path) -> ArchSpec:
@@ -107,7 +107,7 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
     try:
         tensors = load_file(str(path), device=str(map_location))
     except Exception as e:
-        raise CheckpointError(f"{path}: tensor data is corrupt or truncated ({str(e)[:160]})") from e
+        raise CheckpointError(f"{path}: tensor data is corrupt or truncated") from e
     foreign = [k for k in tensors if not k.startswith(PREFIX)]
     if foreign:
         raise CheckpointError(f"{path}: keys outside the {PREFIX!r} namespace, e.g. {foreign[0]!r}")

@@ -43,9 +43,23 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, truncated pickle, refused global, bad header...
-        first = (str(e).splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{path}: not a readable weight file ({type(e).__name__}: {first})") from e
+        raise CheckpointError(f"{path}: {load_failure(e)}") from e
     return unwrap(state, str(path))
+
+
+def load_failure(e: BaseException, what: str = "weight file") -> str:
+    """One sentence on why torch.load / safetensors refused a file, without the library's advice text."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # torch colours its advice
+    if "Weights only load failed" in text:
+        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if m is None:  # not a pickle the safe reader understands at all
+            return f"not a readable {what}: the file is damaged or of another format"
+        return (f"it holds Python objects besides tensors ({m[1]}); loading them could run code, so the file is "
+                "refused (only plain tensor weight files are read)")
+    if "zip archive" in text or "central directory" in text or isinstance(e, EOFError) or "truncated" in text:
+        return f"not a readable {what}: the file is truncated or corrupt"
+    first = re.split(r"(?<=[.!?])\s", text.strip().splitlines()[0] if text.strip() else "", maxsplit=1)[0]
+    return f"not a readable {what} ({first.rstrip('.') or type(e).__name__})"
 
 
 def unwrap(state, where: str = "state dict") -> dict[str, torch.Tensor]:
@@ -55,7 +69,11 @@ def unwrap(state, where: str = "state dict") -> dict[str, torch.Tensor]:
     while not any(isinstance(v, torch.Tensor) for v in state.values()):
         inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
         if inner is None:
-            raise CheckpointError(f"{where}: no tensors found (top-level keys: {', '.join(map(str, list(state)[:6]))})")
+            keys = ", ".join(map(str, list(state)[:6]))
+            hint = "; a training checkpoint? use the model file the run exported" if {"g", "opt_g"} & set(state) \
+                else ""
+            raise CheckpointError(f"{where}: no tensors found "
+                                  f"({'top-level keys: ' + keys if keys else 'the file holds an empty dict'}{hint})")
         state = inner
     out = {}
     for k, v in state.items():
