@@ -1,5 +1,8 @@
 """`dsrgan upscale INPUT... -o OUTPUT`: files or folders (recursively, keeping the layout), one model load.
 
+Real-ESRGAN's short forms work too (`-i INPUT -n MODEL -s OUTSCALE --ext auto --fp32`, default output folder
+`results`). Started by torchrun, the processes share the inputs (dsrgan.inference.shard).
+
 Stdlib only at import time: torch loads inside `run`.
 """
 
@@ -15,14 +18,19 @@ from dsrgan.options import arg
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tiff", "tif": ".tiff", "webp": ".webp"}
 OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+DEFAULT_OUTPUT = "results"  # in the current folder, as Real-ESRGAN's inference script does
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (searched recursively)")
-    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
-                   help="output folder (the input folder layout is kept); a file name if there is one input file")
-    p.add_argument("--model", default="default", metavar="NAME|PATH",
-                   help="bundled model name or weight file (.safetensors/.pth) (default: %(default)s)")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files and/or folders (searched recursively)")
+    p.add_argument("-i", "--input", action="append", default=[], dest="more_inputs", metavar="INPUT",
+                   help="another input file or folder (may be repeated; the same as a positional INPUT)")
+    p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTPUT",
+                   help="output folder (the input folder layout is kept); a file name if there is one input file "
+                        "(default: ./%(default)s)")
+    p.add_argument("-n", "--model", default="default", metavar="NAME|PATH",
+                   help="bundled model name (see `dsrgan models`) or weight file (.safetensors/.pth) "
+                        "(default: %(default)s)")
     p.add_argument("--tile", type=arg(options.tile, "--tile", integer=True, auto=True), default=None, metavar="N",
                    help=f"tile size in input pixels, {options.MIN_TILE}-{options.MAX_TILE}; 0 = whole image at once; "
                         "auto = chosen from free memory (default: auto)")
@@ -33,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="auto = fp32 on CPU, bf16/fp16 on CUDA when the model supports it (default: %(default)s)")
+    p.add_argument("--fp32", action="store_const", const="fp32", dest="dtype", help="the same as --dtype fp32")
     from dsrgan.inference.backends import BACKENDS
 
     p.add_argument("--backend", default="auto", choices=BACKENDS,
@@ -41,11 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detail-strength", type=arg(options.detail_strength, "--detail-strength"), default=1.0,
                    metavar="S", help="scale of the detail branch's effect, 0-2: 1 as trained, 0 = trunk only "
                                      "(default: %(default)s)")
-    p.add_argument("--outscale", type=arg(options.outscale, "--outscale"), default=None, metavar="F",
+    p.add_argument("-s", "--outscale", type=arg(options.outscale, "--outscale"), default=None, metavar="F",
                    help=f"final scale in (0, {options.MAX_OUTSCALE:g}]: resize the x4 result with bicubic to F x "
                         "the input size")
-    p.add_argument("--format", default="png", choices=sorted(FORMATS),
-                   help="output format when OUTPUT is a folder (default: %(default)s)")
+    p.add_argument("--format", "--ext", default="png", choices=["auto", *sorted(FORMATS)],
+                   help="output format when OUTPUT is a folder; auto = the input's own format (default: %(default)s)")
     p.add_argument("--quality", type=arg(options.quality, "--quality", integer=True), default=95, metavar="Q",
                    help="JPEG/WebP quality 1-100 (default: %(default)s)")
     p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default=None, metavar="S",
@@ -66,24 +75,42 @@ def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]
     check_options(args)
     out_arg = Path(args.output)
     # don't pick up our own outputs when OUTPUT lies inside an input folder
-    items, failed = gather_inputs(args.inputs, exclude=[out_arg])
+    items, failed = gather_inputs(all_inputs(args), exclude=[out_arg])
     suffix = args.suffix
     if suffix is None:
         suffix = f"_x{args.outscale:g}" if args.outscale is not None else "_x4"
-    single_file = (len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
+    inputs = all_inputs(args)
+    single_file = (len(inputs) == 1 and len(items) == 1 and not Path(inputs[0]).is_dir()
                    and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir())
     pairs: list[tuple[Path, Path]] = []
     for f, rel in items:
         if single_file:
             out = out_arg
         else:
-            out = out_arg / rel.parent / f"{rel.stem}{suffix}{FORMATS[args.format]}"
+            out = out_arg / rel.parent / f"{rel.stem}{suffix}{output_extension(args.format, f)}"
         pairs.append((f, out))
     return pairs, failed
 
 
+def all_inputs(args) -> list[str]:
+    return [*args.inputs, *args.more_inputs]
+
+
+def output_extension(fmt: str, src: Path) -> str:
+    """The output file's extension: the chosen format's, or with "auto" the input's own (PNG for formats we do
+    not write, such as GIF)."""
+    if fmt != "auto":
+        return FORMATS[fmt]
+    ext = src.suffix.lower()
+    return ext if ext in OUTPUT_EXTENSIONS else ".png"
+
+
 def check_options(args) -> None:
     """The checks that involve several options (each option alone is checked by the parser)."""
+    from dsrgan.errors import UsageError
+
+    if not all_inputs(args):
+        raise UsageError("no input given: name image files or folders (as INPUT or with -i)")
     if args.tile and args.tile_overlap is not None:
         options.tile_overlap(args.tile_overlap, args.tile, name="--tile-overlap")
 
@@ -108,24 +135,33 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from dsrgan.errors import DsrganError
+    from dsrgan.inference import shard
     from dsrgan.inference.api import load_model
     from dsrgan.utils import signals
 
     t_start = time.perf_counter()
+    share = shard.from_environment()
     pairs, failed = plan_outputs(args)
     if not pairs and not failed:
-        raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
-    existing = check_outputs(args, pairs)
-    up = load_model(args.model, device=args.device, dtype=args.dtype, threads=args.threads, backend=args.backend)
+        raise DsrganError(f"no images found in {' '.join(all_inputs(args))} (looked for png, jpg, tiff, webp, bmp)")
+    existing = check_outputs(args, pairs)  # every process checks all: the same verdict everywhere, before work
+    pairs = shard.take(pairs, share)
+    if share.rank != 0:
+        failed = []  # unreadable inputs are reported once, by rank 0
+    shard.start(share)
+    device = shard.device_for(args.device, share)
+    up = load_model(args.model, device=device, dtype=args.dtype,
+                    threads=shard.threads_for(args.threads, device, share), backend=args.backend)
+    who = f"dsrgan upscale [{share.rank + 1}/{share.world}]" if share.distributed else "dsrgan upscale"
     for note in up.notes:
-        print(f"dsrgan upscale: note: {note}", file=sys.stderr)
-    print(f"dsrgan upscale: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "
+        print(f"{who}: note: {note}", file=sys.stderr)
+    print(f"{who}: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "
           f"{up.backend.name}), {len(pairs)} image(s)", file=sys.stderr)
 
     seen: dict[Path, Path] = {}
     done = skipped = 0
     times: list[float] = []
-    bar = tqdm(total=len(pairs), unit="img", file=sys.stderr, dynamic_ncols=True,
+    bar = tqdm(total=len(pairs), unit="img", file=sys.stderr, dynamic_ncols=True, disable=share.rank != 0,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def tile_progress(k, n):
@@ -166,7 +202,12 @@ def run(args) -> int:
         _summary(done, skipped, failed, time.perf_counter() - t_start, times, interrupted=True)
         raise
     bar.close()
-    _summary(done, skipped, failed, time.perf_counter() - t_start, times)
+    parts = shard.gather(share, dict(done=done, skipped=skipped, failed=failed, times=times))
+    shard.finish(share)
+    failed = [f for part in parts for f in part["failed"]]
+    if share.rank == 0:
+        _summary(sum(p["done"] for p in parts), sum(p["skipped"] for p in parts), failed,
+                 time.perf_counter() - t_start, [t for p in parts for t in p["times"]])
     return 1 if failed else 0
 
 
