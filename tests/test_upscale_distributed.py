@@ -11,28 +11,29 @@ import pytest
 from dsrgan.cli import main
 from dsrgan.imaging import read_image, write_image
 from dsrgan.inference import shard
+from dsrgan.utils import ranks
 
 
 def test_take_splits_by_output_and_covers_everything():
     pairs = [(Path(f"in/{k}.png"), Path(f"out/{k % 5}.png")) for k in range(9)]  # 4 outputs are shared
-    parts = [shard.take(pairs, shard.Share(rank=r, world=3)) for r in range(3)]
+    parts = [shard.take(pairs, ranks.Ranks(rank=r, world=3)) for r in range(3)]
     assert sorted(p for part in parts for p in part) == sorted(pairs)
     for part in parts:  # an output never lands in two processes
         others = {o for q in parts if q is not part for _, o in q}
         assert not {o for _, o in part} & others
-    assert shard.take(pairs, shard.Share()) == pairs
+    assert shard.take(pairs, ranks.Ranks()) == pairs
 
 
 def test_environment_and_cpu_threads(monkeypatch):
     for k, v in dict(RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", LOCAL_WORLD_SIZE="2").items():
         monkeypatch.setenv(k, v)
-    share = shard.from_environment()
-    assert (share.rank, share.world, share.local_rank, share.distributed) == (1, 2, 1, True)
+    share = ranks.from_env()
+    assert (share.rank, share.world, share.local_rank, share.enabled) == (1, 2, 1, True)
     assert shard.device_for("cpu", share) == "cpu" and shard.device_for("cuda:3", share) == "cuda:3"
     assert shard.threads_for(5, "cpu", share) == 5 and shard.threads_for(None, "cuda:1", share) is None
     assert shard.threads_for(None, "cpu", share) >= 1
     monkeypatch.setenv("WORLD_SIZE", "1")
-    assert not shard.from_environment().distributed
+    assert not ranks.from_env().enabled
 
 
 @pytest.mark.slow

@@ -137,10 +137,10 @@ def run(args) -> int:
     from dsrgan.errors import DsrganError
     from dsrgan.inference import shard
     from dsrgan.inference.api import load_model
-    from dsrgan.utils import signals
+    from dsrgan.utils import ranks, signals
 
     t_start = time.perf_counter()
-    share = shard.from_environment()
+    share = ranks.from_env()
     pairs, failed = plan_outputs(args)
     if not pairs and not failed:
         raise DsrganError(f"no images found in {' '.join(all_inputs(args))} (looked for png, jpg, tiff, webp, bmp)")
@@ -152,7 +152,7 @@ def run(args) -> int:
     device = shard.device_for(args.device, share)
     up = load_model(args.model, device=device, dtype=args.dtype,
                     threads=shard.threads_for(args.threads, device, share), backend=args.backend)
-    who = f"dsrgan upscale [{share.rank + 1}/{share.world}]" if share.distributed else "dsrgan upscale"
+    who = f"dsrgan upscale [{share.rank + 1}/{share.world}]" if share.enabled else "dsrgan upscale"
     for note in up.notes:
         print(f"{who}: note: {note}", file=sys.stderr)
     print(f"{who}: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 
+from dsrgan.utils.ranks import Ranks, from_env  # noqa: F401 (from_env: the trainer's entry point)
 
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def from_env() -> DistInfo:
-    """Rank info set by torchrun (RANK, WORLD_SIZE, LOCAL_RANK); a single process otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    return DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+DistInfo = Ranks  # rank, world, local_rank (+ local_world), enabled, is_main
 
 
 def init(info: DistInfo, device: torch.device) -> None:
