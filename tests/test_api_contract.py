@@ -107,3 +107,20 @@ def test_any_array_is_upscaled_or_refused_cleanly(up, arr):
     if arr.dtype.kind == "f":
         assert np.isfinite(arr).all() and arr.min() >= -FLOAT_TOLERANCE and arr.max() <= 1 + FLOAT_TOLERANCE
         assert np.all((out >= 0) & (out <= 1))
+
+
+def test_loader_and_call_options_of_the_wrong_type(up, tiny_model_file, tmp_path):
+    for kwargs in (dict(device=5), dict(dtype=3), dict(dtype=["fp32"]), dict(threads="2"), dict(tile=3),
+                   dict(memory_budget=-5)):
+        with pytest.raises(DsrganError):
+            dsrgan.load_model(tiny_model_file, **kwargs)
+    img = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(OptionError, match="output= is for path inputs"):
+        up.upscale(img, output=tmp_path / "x.png")  # would be silently ignored otherwise
+    with pytest.raises(OptionError, match="progress"):
+        up.upscale(img, progress="yes")
+    src = tmp_path / "a.png"
+    Image.fromarray(img).save(src)
+    with pytest.raises(OptionError, match="overwrite must be True or False"):
+        up.upscale(src, output=tmp_path / "b.png", overwrite="no")
+    assert not (tmp_path / "b.png").exists()

@@ -149,6 +149,20 @@ def positive_float(value, name: str) -> float:
     return number(value, name, lo=0.0, lo_open=True)
 
 
+def flag(value, name: str) -> bool:
+    """A yes/no option: True or False only (a string such as 'no' would count as true)."""
+    if type(value).__name__ not in ("bool", "bool_"):
+        raise OptionError(f"{name} must be True or False, got {_fmt(value)}")
+    return bool(value)
+
+
+def callback(value, name: str):
+    """None or something callable."""
+    if value is not None and not callable(value):
+        raise OptionError(f"{name} must be a function or None, got {type(value).__name__}")
+    return value
+
+
 def megabytes(value, name: str) -> float:
     """A size limit in MB: above 0, at most a terabyte (beyond that it is a typo, and overflows byte counts)."""
     return number(value, name, lo=0.0, lo_open=True, hi=1e6)

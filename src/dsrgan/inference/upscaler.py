@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from dsrgan import options
-from dsrgan.errors import DsrganError, ImageError, OutputExistsError
+from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsError
 from dsrgan.inference import convert
 from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
 
@@ -99,10 +99,10 @@ class Upscaler:
 
         self.detail_prior = prior_of(getattr(spec, "detail_variant", None))  # None: no detail branch
         self.detail_variant = None if self.detail_prior is None else self.detail_prior.name
-        self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device, supports_fp16=bool(getattr(spec, "supports_fp16", False)),
                                    supports_bf16=bool(getattr(spec, "supports_bf16", False))) \
-            if isinstance(dtype, str) else dtype
+            if not isinstance(dtype, torch.dtype) else dtype
         if self.device.type == "cpu":
             set_cpu_threads(threads)
         self.model = model.eval().to(device=self.device, dtype=self.dtype)
@@ -255,6 +255,7 @@ class Upscaler:
         overlap = options.tile_overlap(tile_overlap, tile or self.tile)
         overlap = self.tile_overlap if overlap is None else overlap
         options.check_pixels(w, h, options.max_pixels(max_pixels), "image")
+        progress = options.callback(progress, "progress")
         premultiply = alpha is not None and bool((alpha < 1.0).any())
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
         detail = self.detail_map(net_in) if self.detail_variant is not None else None
@@ -307,7 +308,10 @@ class Upscaler:
         """
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
                       progress=progress, max_pixels=max_pixels)
-        if isinstance(image, (str, os.PathLike)):
+        is_path = isinstance(image, (str, os.PathLike))
+        if output is not None and not is_path:
+            raise OptionError("output= is for path inputs; a PIL image or array is returned, not written")
+        if is_path:
             return self.upscale_file(image, output, overwrite=overwrite, quality=quality, **kwargs)
         if isinstance(image, np.ndarray):
             planes = convert.from_numpy(image)
@@ -330,7 +334,9 @@ class Upscaler:
         from dsrgan.utils.destinations import check_destination
 
         path = Path(path)
-        quality = options.quality(quality)
+        quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
+        if output is not None and not isinstance(output, (str, os.PathLike)):
+            raise OptionError(f"output must be a path, got {type(output).__name__}")
         if output is None:
             s = options.outscale(kwargs.get("outscale")) or self.scale
             output = path.with_name(f"{path.stem}_x{s:g}.png")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsrgan.errors import DsrganError
+from dsrgan.errors import DsrganError, OptionError
 
 _DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
            "fp16": "float16", "float16": "float16", "half": "float16"}
@@ -10,6 +10,9 @@ _DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat1
 
 def resolve_device(name: str = "auto"):
     import torch
+
+    if not isinstance(name, str):
+        raise OptionError(f"device must be text such as auto, cpu, cuda or cuda:N, got {name!r}")
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -32,8 +35,8 @@ def resolve_dtype(name: str, device, *, supports_fp16: bool = True, supports_bf1
         if supports_bf16 and torch.cuda.is_bf16_supported():
             return torch.bfloat16
         return torch.float16 if supports_fp16 else torch.float32
-    if name not in _DTYPES:
-        raise DsrganError(f"unknown dtype {name!r} (use auto, fp32, bf16 or fp16)")
+    if not isinstance(name, str) or name not in _DTYPES:
+        raise OptionError(f"unknown dtype {name!r} (use auto, fp32, bf16 or fp16)")
     dtype = getattr(torch, _DTYPES[name])
     if dtype is torch.float16 and not supports_fp16:
         raise DsrganError("this model does not support fp16 (use --dtype fp32 or bf16)")
