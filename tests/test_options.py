@@ -116,6 +116,8 @@ def test_option_error_is_a_value_error_and_a_dsrgan_error():
     (["prepare", "x", "-o", "y", "--step", "0"], "--step must be"),
     (["prepare", "x", "-o", "y", "--crop", "-4"], "--crop must be"),
     (["upscale", "a.png", "-o", "o", "--bogus"], "unrecognized arguments"),
+    (["export", "m", "-o", "m.onnx", "--opset", "99"], "--opset must be"),
+    (["export", "default", "-o", "."], "must end in .onnx"),
 ])
 def test_cli_usage_errors_are_one_line_and_exit_2(argv, words, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsrgan import options
+from dsrgan.options import arg
+
 GRAPHS = ("auto", "generator", "end-to-end")
+
+
+def _opset(value, name: str) -> int:
+    return options.number(value, name, integer=True, lo=14, hi=20)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="generator: the network with its inputs (lr, and detail for DSRGAN models); end-to-end: one "
                         "RGB input, the detail prior computed inside (dsrgan variant); auto: end-to-end where "
                         "possible (default: %(default)s)")
-    p.add_argument("--opset", type=int, default=None, metavar="N", help="ONNX opset (default: 17)")
+    p.add_argument("--opset", type=arg(_opset, "--opset", integer=True), default=None, metavar="N",
+                   help="ONNX opset, 14-20 (default: 17)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
@@ -29,12 +37,10 @@ def run(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".onnx":
         raise DsrganError(f"output {out} must end in .onnx")
-    if out.is_dir():
-        raise DsrganError(f"output {out} is a folder; give a file name ending in .onnx")
-    if out.exists() and not args.overwrite:
+    from dsrgan.utils.destinations import check_destination
+
+    if check_destination(out, overwrite=args.overwrite) and not args.overwrite:
         raise OutputExistsError(f"{out} already exists (pass --overwrite to replace it)")
-    if args.opset is not None and not 14 <= args.opset <= 20:
-        raise DsrganError(f"--opset must be between 14 and 20, got {args.opset}")
 
     from dsrgan.export.onnx import OPSET, export_onnx
     from dsrgan.weights import load_model_file, resolve_model
