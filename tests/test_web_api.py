@@ -517,3 +517,12 @@ def test_serve_cli_reports_a_busy_port(tiny_model_file, capsys):
         code = main(["serve", "--port", str(port), "--model", str(tiny_model_file), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code != 0 and "cannot listen" in err and err.count("\n") == 1, err
+
+
+def test_job_errors_do_not_show_the_private_folder():
+    from dsrgan.errors import OutputError
+    from dsrgan.web.jobs import user_message
+
+    msg = user_message(OutputError("/tmp/dsrgan-serve-0a1b2c3d-123-abcd/job-xyz12/result.png: cannot write "
+                                   "(No space left on device)"))
+    assert msg == "result.png: cannot write (No space left on device)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import secrets
 import shutil
 import threading
@@ -59,8 +60,8 @@ class Job:
 
 def user_message(exc: BaseException) -> str:
     """The one line a user sees for a failed job. Our own errors say what went wrong; bugs are logged."""
-    if isinstance(exc, DsrganError):
-        return str(exc)
+    if isinstance(exc, DsrganError):  # the server's private folder is nobody's business: file names only
+        return re.sub(r"/\S*/dsrgan-serve-[^/\s]+/(?:job-[^/\s]+/)?", "", str(exc))
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return "out of memory while upscaling: choose a smaller tile size or a smaller image"
     return "upscaling failed with an internal error (the server log has the details)"
