@@ -106,3 +106,20 @@ def test_engines_are_cpu_only_and_float32():
     assert backends.candidates("auto", torch.device("cuda")) == ["torch"]
     up = Upscaler(tiny_model(), TINY, device="cpu", dtype="bf16", threads=1, backend="auto")
     assert up.backend.name == "torch"
+
+
+def test_small_image_detail_map_agrees_with_the_numpy_path(reference):
+    from dsrgan.detail import network_input
+
+    img = photo((50, 61))  # below SMALL_DETAIL_PX: the torch E; network_input: numba / numpy
+    assert np.abs(reference.detail_map(img) - network_input(img, "dsrgan")).max() < 1e-4
+
+
+def test_whole_image_plan_needs_no_probe_when_the_bound_fits():
+    up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend="torch")
+    calls = []
+    up.model.register_forward_hook(lambda *a: calls.append(1))
+    assert up.plan(64, 64) == (0, 1) and not calls  # tiny inputs start without a probe forward
+    up.memory_budget = 10**5
+    tile, _ = up.plan(64, 64)
+    assert 0 < tile < 64 and calls  # a tight budget still measures and tiles

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from dsrgan import options
+from dsrgan.archs.blocks import PixelLayerNorm
 from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsError
 from dsrgan.inference import convert
 from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
@@ -42,6 +43,8 @@ MAX_BATCH = 16
 PEAK_FACTOR = 12.0
 # The network's activations get at most this much host memory on the CPU (output buffers come on top).
 CPU_BUDGET_BYTES = 2 * 2**30
+# Below this many pixels the detail layer is computed with the torch path (numba's start-up dominates there).
+SMALL_DETAIL_PX = 512 * 512
 ALPHA_EPS = 1.0 / 1024  # below this upscaled alpha a pixel's colour is invisible; it is set to 0
 
 _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError)
@@ -136,7 +139,22 @@ class Upscaler:
         """
         if self.detail_prior is None:
             raise DsrganError(f"model {self.name!r} has no detail branch")
-        return np.asarray(self.detail_prior.network_input(_check_rgb(rgb)), dtype=np.float32)
+        rgb = _check_rgb(rgb)
+        if rgb.shape[0] * rgb.shape[1] <= SMALL_DETAIL_PX and self.detail_prior.has_torch:
+            # torch is loaded already; numba's first call in a process costs more than this whole E
+            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+            return self.detail_prior.network_input_torch(x)[0].permute(1, 2, 0).float().numpy()
+        return np.asarray(self.detail_prior.network_input(rgb), dtype=np.float32)
+
+    def _bytes_bound(self) -> float | None:
+        """An upper bound of _bytes_per_pixel without running the network: every conv's output at output size.
+        None for networks made of other layers (then only the probe knows)."""
+        known = (torch.nn.Conv2d, torch.nn.LeakyReLU, torch.nn.ReLU, torch.nn.Sigmoid, PixelLayerNorm)
+        leaves = [m for m in self.model.modules() if not any(True for _ in m.children())]
+        if not leaves or not all(isinstance(m, known) for m in leaves):
+            return None
+        widest = max(m.out_channels for m in leaves if isinstance(m, torch.nn.Conv2d))
+        return PEAK_FACTOR * widest * self.scale**2 * torch.finfo(self.dtype).bits / 8
 
     def _bytes_per_pixel(self) -> float:
         """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
@@ -181,10 +199,13 @@ class Upscaler:
         """(tile, batch) for an LR image of this size; tile 0 means the whole image in one forward."""
         tile = self.tile if tile is None else tile
         if tile is None:
-            max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
             cap = CUDA_TILE_CAP if self.device.type == "cuda" else CPU_TILE_CAP
             if self._tile_limit:
                 cap = min(cap, self._tile_limit)
+            bound = self._bytes_bound()
+            if bound and height <= cap and width <= cap and height * width * bound <= self._budget():
+                return 0, 1  # fits even by the bound: no probe forward (it costs a first pass)
+            max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
             if height <= cap and width <= cap and height * width <= max_px:
                 return 0, 1
             tile = max(MIN_TILE, min(cap, int(math.sqrt(max_px)) // 8 * 8))
