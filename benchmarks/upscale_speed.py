@@ -1,15 +1,23 @@
-"""Upscaling throughput (output megapixels per second) and peak memory, tiled vs untiled.
+"""Upscaling speed: inference engines side by side, and tiled vs untiled.
 
-    python benchmarks/upscale_speed.py                      # this machine's CPU, lite + full, 512 and 2048 inputs
-    python benchmarks/upscale_speed.py --device cuda --max-tiles 0
+    python benchmarks/upscale_speed.py              # engines x models x sizes, one process, interleaved (default)
+    python benchmarks/upscale_speed.py --tiling     # tiled vs untiled, one fresh process per case
+    python benchmarks/upscale_speed.py --tiling --device cuda --max-tiles 0
 
-Every case runs in a fresh process, so its peak RSS (VmHWM from /proc) is its own. Models are randomly initialised
-presets (speed and memory do not depend on the weights). The input is assets/sample.png mirrored out to the size.
+Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed) runs every model and size in
+one process, in turn, `--repeat` times; the minimum is reported. Interleaving makes the ratios between engines
+meaningful on a shared machine even when the absolute times are not. Columns: network seconds (the whole
+image in one forward, tile 0), output megapixels per second, GFLOP/s (the network's counted FLOPs / seconds),
+that as a fraction of the conv peak (a plain 64->64 3x3 conv in torch on a 128x128 map, measured at the start
+and the end of the same run, the higher kept), and the process peak RSS during the call (it includes what the
+process holds already). The lite model is the bundled default; full models are randomly initialised presets
+(speed does not depend on the weights). Then `dsrgan upscale` of one 128x128 image (whole command, engine cache
+warm) per engine, and the tiling overhead of the full models at the default plan.
 
-Cases that would take too long are run for `--max-tiles` tiles after a warm-up and extrapolated: total = detail
-time + (measured seconds per tile) x tiles (marked "extrap."). The output buffer is allocated and touched before
-the first tile, so the peak memory of a partial run is that of the whole run up to the final clip/encode. Untiled
-cases whose activations would not fit in memory (estimated from the measured bytes per pixel) are not run.
+Tiling mode: every case runs in a fresh process, so its peak RSS (VmHWM from /proc) is its own. Cases that
+would take too long are run for `--max-tiles` tiles after a warm-up and extrapolated: total = detail time +
+(measured seconds per tile) x tiles (marked "extrap."). Untiled cases whose activations would not fit in memory
+(estimated from the measured bytes per pixel) are not run.
 """
 
 from __future__ import annotations
@@ -204,6 +212,171 @@ def _row(r: dict, wall: float) -> str:
             f"{r['note']} (wall {wall:.0f} s) |")
 
 
+# --- engines side by side --------------------------------------------------------------------------------------
+ENGINE_MODELS = "default:256+512,dsrgan-x4:128,esrgan-x4:128"
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _conv_peak(threads: int, engines: list[str], folder: Path) -> dict[str, float]:
+    """GFLOP/s of one 64->64 3x3 conv on a 128x128 map, per engine (best of 3): the machine's conv peak is the
+    highest of them."""
+    import torch
+
+    from dsrgan.inference import backends
+
+    torch.set_num_threads(threads)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval()
+    x = torch.rand(1, 64, 128, 128)
+    runs = {"torch": lambda: conv(x)}
+    onnx_path = folder / "conv64.onnx"
+    if not onnx_path.exists():
+        torch.onnx.export(conv, (x,), str(onnx_path), input_names=["x"], output_names=["y"], dynamo=False)
+    xn = x.numpy()
+    if "onnxruntime" in engines:
+        ort = backends.OnnxRuntimeBackend(onnx_path, threads)
+        runs["onnxruntime"] = lambda: ort.session.run(None, {"x": xn})
+    if "openvino" in engines:
+        ov = backends.OpenVinoBackend(onnx_path, threads, None)
+        runs["openvino"] = lambda: ov.request.infer([xn])
+    out = {}
+    with torch.inference_mode():
+        for name, fn in runs.items():
+            fn()
+            best = float("inf")
+            for _ in range(3):
+                t = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t)
+            out[name] = 2 * 64 * 64 * 9 * 128 * 128 / best / 1e9
+    return out
+
+
+def _engine_model(name: str):
+    import torch
+
+    from dsrgan.archs import PRESETS as SPECS
+    from dsrgan.archs import build
+
+    if name == "default":
+        from dsrgan.weights import load_model_file, resolve_model
+
+        model, spec, _ = load_model_file(resolve_model("default"))
+        return model, spec
+    torch.manual_seed(0)
+    spec = SPECS[name]
+    model = build(spec)
+    if spec.detail_variant is not None:
+        torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
+    return model, spec
+
+
+def _cli_seconds(engine: str, threads: int | None, repeat: int) -> float | str:
+    """Wall time of `dsrgan upscale` on one 128x128 image (best of `repeat`, after one run that fills caches)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "in.png"
+        Image.fromarray((_input(128) * 255 + 0.5).astype(np.uint8)).save(src)
+        cmd = [sys.executable, "-m", "dsrgan", "upscale", str(src), "-o", str(Path(d) / "out.png"), "--overwrite",
+               "--backend", engine] + (["--threads", str(threads)] if threads else [])
+        best = float("inf")
+        for _ in range(repeat + 1):
+            t = time.perf_counter()
+            p = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+            if p.returncode != 0:
+                return "failed: " + (p.stderr.strip().splitlines() or ["?"])[-1][:120]
+            best = min(best, time.perf_counter() - t)
+    return best
+
+
+def engines_table(args) -> None:
+    import numpy as np
+
+    from dsrgan.archs import flops_per_lr_pixel
+    from dsrgan.inference import backends
+    from dsrgan.inference.tiling import TileGrid, run_tiled
+    from dsrgan.inference.upscaler import Upscaler
+    from dsrgan.utils.machine import describe, usable_cores
+
+    threads = args.threads or usable_cores()
+    engines = [e for e in args.engines.split(",") if backends.available(e)]
+    print(f"machine: {describe()}; {threads} threads; engines: torch, "
+          + ", ".join(f"{k} {v}" for k, v in backends.describe_env().items()) + "\n")
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    peaks = _conv_peak(threads, engines, tmp)
+    rows, tiling = [], []
+    for item in args.engine_models.split(","):
+        name, sizes = item.split(":")
+        model, spec = _engine_model(name)
+        flops = flops_per_lr_pixel(spec)
+        ups = {e: Upscaler(model, spec, device="cpu", threads=threads, backend=e) for e in engines}
+        for up in ups.values():
+            up.upscale_array(_input(32), tile=0)  # warm-up: first-call set-up is not throughput
+        for size in map(int, sizes.split("+")):
+            measured = size
+            img = _input(size)
+            best = {e: (float("inf"), 0) for e in engines}
+            outs = {}
+            for _ in range(args.repeat):
+                for e, up in ups.items():
+                    _reset_peak()
+                    outs[e] = up.upscale_array(img, tile=0)
+                    sec = up.last_stats["network_s"]
+                    best[e] = (min(best[e][0], sec), max(best[e][1], _status("VmHWM")))
+            ref = outs.get("torch")
+            for e in engines:
+                sec, rss = best[e]
+                err = "-" if ref is None else f"{np.abs(outs[e] - ref).max() * 255:.3f}"
+                gflops = flops * size * size / sec / 1e9
+                rows.append((spec.name or name, size, e, sec, 16 * size * size / 1e6 / sec, gflops, gflops,
+                             rss / 2**30, err, best["torch"][0] / sec if "torch" in best else float("nan")))
+        if spec.name in ("dsrgan-x4", "esrgan-x4"):
+            up = ups[engines[0]]
+            for size in (1024, 2048):  # the default plan's extra work, and the blend's cost per output pixel
+                tile, _ = up.plan(size, size)
+                grid = TileGrid(size, size, tile or size, up.tile_overlap, 4)
+                t = time.perf_counter()
+                run_tiled(lambda ts, g=grid: np.zeros((len(ts), 4 * g.th, 4 * g.tw, 3), np.float32), grid, 3)
+                blend = time.perf_counter() - t
+                # the fastest engine's whole-image seconds per pixel, at the last size measured
+                net = min(b[0] for b in best.values()) / (measured * measured) * size * size
+                tiling.append((spec.name, size, f"{grid.th}x{grid.tw}", len(grid), up.tile_overlap,
+                               grid.processed_fraction, blend / net, grid.processed_fraction + blend / net - 1))
+        del ups
+    for k, v in _conv_peak(threads, engines, tmp).items():
+        peaks[k] = max(peaks[k], v)
+    peak = max(peaks.values())
+    print("conv peak (64->64 3x3 conv, 128x128 map, start and end of the run): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()) + f" GFLOP/s; peak = {peak:.0f}\n")
+    print("| model | input | engine | network s | out MP/s | GFLOP/s | of conv peak | peak RSS | max diff vs torch "
+          "(/255) | speed-up vs torch |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m, size, e, sec, mps, gf, _, rss, err, ratio in rows:
+        frac = gf / peak
+        print(f"| {m} | {size}x{size} | {e} | {sec:.2f} | {mps:.3f} | {gf:.0f} | {frac:.0%} | {rss:.2f} GiB | "
+              f"{err} | {ratio:.2f}x |")
+    if tiling:
+        print("\n| model | input | default tile | tiles | overlap | work | blend / network | overhead (est.) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for m, size, t, n, ov, work, blend, over in tiling:
+            print(f"| {m} | {size}x{size} | {t} | {n} | {ov} | {work:.2f} | {blend:.3f} | {over:.0%} |")
+    if args.cli_engines:
+        print("\n| `dsrgan upscale`, one 128x128 image, whole command | seconds |")
+        print("|---|---|")
+        for e in args.cli_engines.split(","):
+            sec = _cli_seconds(e, args.threads, args.repeat)
+            print(f"| --backend {e} | {sec if isinstance(sec, str) else f'{sec:.2f}'} |", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -221,6 +394,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--per-pixel", default=None, metavar="PRESET:TILE:WHOLE:REPS",
                     help="only compare per-pixel speed of a TILE-px input with a WHOLE-px one, e.g. lite:355:512:3")
+    ap.add_argument("--tiling", action="store_true", help="the tiled vs untiled table instead of the engines")
+    ap.add_argument("--engines", default="torch,onnxruntime,openvino")
+    ap.add_argument("--engine-models", default=ENGINE_MODELS, help="NAME:SIZE+SIZE,... (default: %(default)s)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cli-engines", default="torch,auto", help="whole-command cases ('' for none)")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -230,6 +408,9 @@ def main() -> int:
         print(json.dumps(r))
         return 0
 
+    if not args.tiling and not args.per_pixel:
+        engines_table(args)
+        return 0
     from dsrgan.utils.machine import describe
 
     print(f"machine: {describe()}\n")
