@@ -156,9 +156,9 @@ def main() -> int:
         save_file({k: v.contiguous() for k, v in VGGFeatures("vgg19", ("conv5_4",)).state_dict().items()}, str(vgg19))
         configs = [("lite_dsrgan_psnr.yaml", []), ("lite_dsrgan_gan.yaml", []), ("lite_esrgan_gan.yaml", [])]
         if not args.skip_paper:
-            configs.append(("dsrgan_x4.yaml", [f"loss.perceptual_weights={vgg19}"]))
+            configs.append(("dsrgan_x4.yaml", [f"loss.perceptual.weights={vgg19}"]))
         if args.configs:
-            configs = [(c, [f"loss.perceptual_weights={vgg19}"] if "_x4" in c else []) for c in args.configs]
+            configs = [(c, [f"loss.perceptual.weights={vgg19}"] if "_x4" in c else []) for c in args.configs]
         for config, over in configs:
             dt, bs, prec = step_time(config, args.device, args.steps, tmp, over)
             variant = None if "esrgan" in config else "dsrgan"

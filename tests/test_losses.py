@@ -1,4 +1,4 @@
-"""Losses: RaGAN against hand-computed values, pixel/detail L1, perceptual loss behaviour, paper weights."""
+"""Losses: RaGAN against hand-computed values, pixel/detail L1, perceptual loss behaviour."""
 
 import math
 
@@ -9,7 +9,6 @@ import torch
 from dsrgan.archs.features import vgg_layer_names
 from dsrgan.errors import ConfigError, WeightsNotFoundError
 from dsrgan.losses import (
-    PAPER_WEIGHTS,
     PerceptualLoss,
     detail_l1,
     pixel_l1,
@@ -63,12 +62,6 @@ def test_pixel_and_detail_l1(rng):
         float(np.abs(a[:, :1] - b[:, :1]).mean()), rel=1e-6)
     with pytest.raises(ValueError, match="differ in shape"):
         pixel_l1(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
-
-
-def test_paper_weights():
-    # Sec. IV-B2: eta_ID^Pix 0.2, eta_ID^Per 1, eta_ID^Adv 0.005 (G) / 1 (D), eta_DD^Pix 0.5, eta_DD^Adv same
-    w = PAPER_WEIGHTS
-    assert (w.pixel, w.perceptual, w.gan, w.detail_pixel, w.detail_gan, w.d_weight) == (0.2, 1, 0.005, 0.5, 0.005, 1)
 
 
 @pytest.fixture(scope="module")

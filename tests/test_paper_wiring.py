@@ -105,7 +105,7 @@ def test_one_gan_step_of_dsrgan_x4_with_the_paper_config(tmp_path, monkeypatch):
     assert cfg.model.preset == "dsrgan-x4" and cfg.train.stage == "gan"
     tr = Trainer(cfg)
     tr.setup()
-    assert tr.objective.perceptual.source == str(random_vgg19)
+    assert tr.objective.nets["per"].source == str(random_vgg19)
     assert tr.d_img.conv0_0.in_channels == 3 and tr.d_detail.conv0_0.in_channels == 1
     before = {name: {k: v.clone() for k, v in net.state_dict().items()}
               for name, net in (("g", tr.g), ("d_img", tr.d_img), ("d_detail", tr.d_detail))}

@@ -1,4 +1,5 @@
-"""`dsrgan train CONFIG [--set key=value ...] [--resume auto|PATH]` (stdlib imports only at module level)."""
+"""`dsrgan train CONFIG [--set key=value ...] [--resume auto|PATH]`, `dsrgan train --schema [FILE]` (stdlib imports
+only at module level)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="YAML config (see configs/); its keys are checked, typos are errors")
+    parser.add_argument("config", nargs="?", help="YAML config (see configs/); its keys are checked, typos are errors")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.batch_size=8 (value parsed as YAML); "
                              "repeatable")
@@ -16,10 +17,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N (same as --set train.device=...)")
     parser.add_argument("--print-config", action="store_true",
                         help="print the fully resolved config and exit without training")
+    parser.add_argument("--schema", nargs="?", const="-", metavar="FILE",
+                        help="write the config's JSON schema (for editors) to FILE, or print it, and exit")
 
 
 def run(args) -> int:
+    from dsrgan.errors import ConfigError
     from dsrgan.train.config import dump_yaml, load_config
+
+    if args.schema is not None:
+        return write_schema(args.schema)
+    if args.config is None:
+        raise ConfigError("give a config file, e.g. dsrgan train configs/smoke.yaml")
 
     overrides = list(args.overrides)
     if args.name:
@@ -42,4 +51,19 @@ def run(args) -> int:
         distributed.shutdown()
     if out is not None:
         print(out)
+    return 0
+
+
+def write_schema(dest: str) -> int:
+    import json
+
+    from dsrgan.train.config import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if dest == "-":
+        print(text, end="")
+        return 0
+    from dsrgan.utils.atomic import atomic_write_text
+
+    atomic_write_text(dest, text)
     return 0

@@ -1,122 +1,132 @@
-"""Typed training configuration: YAML in, validated dataclasses out.
+"""Typed training configuration: YAML in, msgspec Structs out, in one decode call.
 
-Every key is checked: an unknown or misspelt key is a ConfigError naming the key and the nearest valid one,
-a value of the wrong type is a ConfigError naming the key, the expected type and the value. `--set a.b=c`
-overrides are parsed as YAML values and applied before validation, so they are checked the same way.
+Types and ranges live in the Structs (msgspec.Meta); unknown keys are rejected and reported with the nearest
+valid key; `check` adds the rules that tie keys together (patch vs scale, stage vs losses, ...). Losses are a
+list of `{type, weight, ...}` entries decoded through the registry in dsrgan.losses.terms.
 A config may name another with `inherit: other.yaml` (path relative to the file); the child's keys are merged
-over the parent's. Imports only stdlib + yaml (the CLI parser must stay light).
+over the parent's, loss entries by their type. `--set a.b=c` overrides are parsed as YAML and applied before
+decoding; `--set loss.gan.weight=0.01` addresses the loss entry of that type. `check_folders` (run by the
+trainer before any work) says how to point missing data folders elsewhere. No torch at import.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import os
-import types
+import re
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+from msgspec import Meta, field
 
 from dsrgan.errors import ConfigError
+from dsrgan.losses.terms import LOSS_TYPES, LossTerm, Pixel
+
+Count = Annotated[int, Meta(ge=1)]
+NonNegInt = Annotated[int, Meta(ge=0)]
+NonNeg = Annotated[float, Meta(ge=0)]
+Rate = Annotated[float, Meta(gt=0)]
+Beta = Annotated[float, Meta(ge=0, lt=1)]
+LossEntry = Union[tuple(LOSS_TYPES.values())]  # noqa: UP007 -- a union built from the registry
 
 
-@dataclass
-class ModelConfig:
+class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ModelConfig(Section):
     preset: str = "dsrgan-x4"  # a name in dsrgan.archs.PRESETS
-    params: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's architecture parameters
-    discriminator: str = "vgg128"  # discriminator preset for both D_ID and D_DD (GAN stage)
-    discriminator_params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = {}  # overrides of the preset's architecture parameters
+    discriminator_params: dict[str, Any] = {}  # VGG discriminator (D_ID and D_DD), e.g. {num_feat: 32}
+
+    def spec(self):
+        """The generator's ArchSpec: the preset with `params` applied (then no longer named after it)."""
+        import dataclasses
+
+        from dsrgan.archs.spec import PRESETS
+
+        if self.preset not in PRESETS:
+            raise ConfigError(f"model.preset: unknown preset {self.preset!r}{_hint(self.preset, PRESETS)}; "
+                              f"presets: {', '.join(PRESETS)}")
+        spec = PRESETS[self.preset]
+        params = {**spec.params, **self.params}
+        if self.params and params != spec.params:
+            spec = dataclasses.replace(spec, params=params, name=None)
+        return spec
 
 
-@dataclass
-class DataConfig:
-    train: list[str] = field(default_factory=list)  # HR folders, or caches written by `dsrgan prepare`
-    train_lr: list[str] = field(default_factory=list)  # optional LR folders, one per train folder
-    val: list[str] = field(default_factory=list)  # folders of HR images (or with an HR/ subfolder)
-    hr_patch: int = 128
+class DataConfig(Section):
+    # HR folders, or caches written by `dsrgan prepare`; "data/train" is a placeholder (--set data.train=[DIR])
+    train: list[str] = field(default_factory=lambda: ["data/train"])
+    train_lr: list[str] = []  # optional LR folders, one per train folder
+    val: list[str] = []  # folders of HR images (or with an HR/ subfolder)
+    hr_patch: Annotated[int, Meta(ge=8)] = 128  # a multiple of the model's scale (of 32 with discriminators)
     flip: bool = True
     rot90: bool = True
-    detail_margin: int = 8  # pixels of context around a patch for its detail map (spec: 8 px -> 3e-8)
+    detail_margin: NonNegInt = 8  # pixels of context around a patch for its detail map (spec: 8 px -> 3e-8)
     cache_dir: str | None = None  # where LR/HR caches of folders go; default <log.root>/cache
-    num_workers: int = -1  # -1: min(8, cores - 1)
-    prefetch_factor: int = 4
+    num_workers: Annotated[int, Meta(ge=-1)] = -1  # -1: min(8, cores - 1)
+    prefetch_factor: Count = 4
     pin_memory: bool = True
-    min_size: int = 0  # skip training images whose LR side is below the LR patch (0: = LR patch)
-    val_max_images: int = 0  # 0: all
-    val_max_side: int = 0  # crop validation HR images to this side (0: whole image)
+    min_size: NonNegInt = 0  # skip training images whose LR side is below the LR patch (0: = LR patch)
+    val_max_images: NonNegInt = 0  # 0: all
+    val_max_side: NonNegInt = 0  # crop validation HR images to this side (0: whole image)
 
 
-@dataclass
-class LossConfig:
-    pixel: float = 1.0  # eta_ID^Pix (L1 image)
-    perceptual: float = 0.0  # eta_ID^Per
-    perceptual_net: Literal["vgg19", "vgg16"] = "vgg19"
-    perceptual_layer: str = "conv5_4"
-    perceptual_weights: str | None = None  # a local weight file; None: the default source of that network
-    gan: float = 0.0  # eta_ID^Adv for G (D uses d_weight)
-    detail_pixel: float = 0.0  # eta_DD^Pix
-    detail_gan: float = 0.0  # eta_DD^Adv for G
-    d_weight: float = 1.0  # eta^Adv for both discriminators
+class OptimConfig(Section):
+    lr_g: Rate = 1e-4
+    lr_d: Rate = 1e-4
+    betas: Annotated[list[Beta], Meta(min_length=2, max_length=2)] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: NonNeg = 0.0
+    milestones: list[Count] = field(default_factory=lambda: [50000, 100000, 200000, 300000])  # increasing
+    gamma: Annotated[float, Meta(gt=0, le=1)] = 0.5
+    grad_clip: NonNeg = 0.0  # 0: off
 
 
-@dataclass
-class OptimConfig:
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.0
-    milestones: list[int] = field(default_factory=lambda: [50000, 100000, 200000, 300000])
-    gamma: float = 0.5
-    grad_clip: float = 0.0  # 0: off
-
-
-@dataclass
-class InitConfig:
+class InitConfig(Section):
     generator: str | None = None  # our model file (.safetensors) or training checkpoint: the whole generator
     trunk: str | None = None  # an RRDBNet of ours or an ESRGAN-family file (old arch / BasicSR): the SISR trunk
     strict: bool = True
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(Section):
     stage: Literal["psnr", "gan"] = "psnr"
-    iterations: int = 400000
-    batch_size: int = 20  # per process (DDP: per rank)
-    seed: int = 0
+    iterations: Count = 400000
+    batch_size: Count = 20  # per process (DDP: per rank)
+    seed: NonNegInt = 0
     device: str = "auto"
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA when supported, fp32 on CPU
     channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
-    threads: int = 0  # CPU intra-op threads (0: all cores)
-    ema_decay: float = 0.0  # 0: no EMA; else the exported weights are the EMA
-    warmup_frozen_trunk: int = 0  # iterations at the start with the SISR trunk frozen
-    warmup_d_only: int = 0  # GAN stage: iterations at the start in which only the discriminators learn
+    threads: NonNegInt = 0  # CPU intra-op threads (0: all cores)
+    ema_decay: Annotated[float, Meta(ge=0, lt=1)] = 0.0  # 0: no EMA; else the exported weights are the EMA
+    warmup_frozen_trunk: NonNegInt = 0  # iterations at the start with the SISR trunk frozen
+    warmup_d_only: NonNegInt = 0  # GAN stage: iterations at the start in which only the discriminators learn
     nonfinite: Literal["skip", "abort"] = "skip"
-    max_nonfinite: int = 100  # abort after this many consecutive skipped steps
-    time_limit_minutes: float = 0.0  # >0: stop this invocation after that long, checkpoint + export (resumable)
+    max_nonfinite: NonNegInt = 100  # abort after this many consecutive skipped steps
+    time_limit_minutes: NonNeg = 0.0  # >0: stop this invocation after that long, checkpoint + export (resumable)
 
 
-@dataclass
-class LogConfig:
+class LogConfig(Section):
     root: str = "runs"
-    print_every: int = 100
-    val_every: int = 5000  # 0: no validation
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 2
+    print_every: Count = 100
+    val_every: NonNegInt = 5000  # 0: no validation
+    checkpoint_every: Count = 5000
+    keep_checkpoints: NonNegInt = 2  # 0: keep all
     best_metric: Literal["auto", "psnr", "ssim_index", "ssim_wang2009", "lpips"] = "auto"  # auto: GAN lpips, else psnr
     tensorboard: bool = True
     progress: bool = True
-    image_grids: int = 2  # validation images shown in TensorBoard
+    image_grids: NonNegInt = 2  # validation images shown in TensorBoard
     export: str | None = None  # final model file; default <run>/model.safetensors
 
 
-@dataclass
-class Config:
+class Config(Section):
     name: str = "run"
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: list[LossEntry] = field(default_factory=lambda: [Pixel(weight=1.0)])
     optim: OptimConfig = field(default_factory=OptimConfig)
     init: InitConfig = field(default_factory=InitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -126,149 +136,179 @@ class Config:
     def run_dir(self) -> Path:
         return Path(self.log.root) / self.name
 
+    def losses(self, *, active: bool = True) -> list[LossTerm]:
+        """The loss entries (with `active`, only those with a positive weight)."""
+        return [t for t in self.loss if t.weight > 0 or not active]
 
-# --- validation ---------------------------------------------------------------------------------------------
-
-def _type_name(tp) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "mapping"
-    if tp is type(None):
-        return "null"
-    return getattr(tp, "__name__", str(tp))
+    def loss_weight(self, type_: str) -> float:
+        return sum(t.weight for t in self.loss if t.__struct_config__.tag == type_)
 
 
-def _convert(value, tp, key: str):
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-        raise ConfigError(f"{key}: {value!r} is not one of {_type_name(tp)}")
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise ConfigError(f"{key}: must not be null (expected {_type_name(tp)})")
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _convert(value, a, key)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if isinstance(value, (str, int, float)) and item_tp is str:
-            value = [value]  # a single folder where a list is expected
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-        return [_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:  # 4e5 written as a float
-            return int(value)
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in this module
+# --- rules between keys ----------------------------------------------------------------------------------------
 
-
-def _hints(cls) -> dict:
-    return typing.get_type_hints(cls)
-
-
-def _unknown_key(key: str, name: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f" (did you mean '{key.rpartition('.')[0] + '.' if '.' in key else ''}{close[0]}'?)" if close else ""
-    return ConfigError(f"unknown config key '{key}'{hint}; valid keys here: {', '.join(valid)}")
-
-
-def _build(cls, raw, prefix: str = ""):
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {raw!r}")
-    hints = _hints(cls)
-    valid = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for k, v in raw.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        if k not in hints:
-            raise _unknown_key(key, str(k), valid)
-        kwargs[k] = _convert(v, hints[k], key)
-    return cls(**kwargs)
-
-
-def _check_values(cfg: Config) -> None:
+def check(cfg: Config) -> None:
+    """Every constraint the trainer would otherwise hit later; each failure is one ConfigError naming the key."""
     def need(cond: bool, msg: str) -> None:
         if not cond:
             raise ConfigError(msg)
 
-    t, d, o, lo = cfg.train, cfg.data, cfg.optim, cfg.loss
-    need(t.iterations >= 1, f"train.iterations must be >= 1, got {t.iterations}")
-    need(t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}")
-    need(d.hr_patch >= 8, f"data.hr_patch must be >= 8, got {d.hr_patch}")
-    need(d.detail_margin >= 0, f"data.detail_margin must be >= 0, got {d.detail_margin}")
-    need(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
-         f"optim.betas must be two numbers in [0, 1), got {o.betas}")
-    need(o.lr_g > 0 and o.lr_d > 0, "optim.lr_g and optim.lr_d must be > 0")
-    need(0 < o.gamma <= 1, f"optim.gamma must be in (0, 1], got {o.gamma}")
-    need(o.milestones == sorted(o.milestones), f"optim.milestones must be increasing, got {o.milestones}")
-    need(t.time_limit_minutes >= 0, f"train.time_limit_minutes must be >= 0, got {t.time_limit_minutes}")
-    need(0 <= t.ema_decay < 1, f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
-    for name in ("pixel", "perceptual", "gan", "detail_pixel", "detail_gan", "d_weight"):
-        need(getattr(lo, name) >= 0, f"loss.{name} must be >= 0, got {getattr(lo, name)}")
-    if t.stage == "psnr":
-        need(lo.gan == 0 and lo.detail_gan == 0,
-             "train.stage is 'psnr' but loss.gan or loss.detail_gan is non-zero (use train.stage: gan)")
+    t, d, o = cfg.train, cfg.data, cfg.optim
     need(bool(cfg.name) and "/" not in cfg.name and cfg.name not in (".", ".."),
          f"name must be a plain folder name, got {cfg.name!r}")
+    need(all(a < b for a, b in zip(o.milestones, o.milestones[1:], strict=False)),
+         f"optim.milestones must be strictly increasing, got {o.milestones}")
     need(not (cfg.init.generator and cfg.init.trunk), "set at most one of init.generator and init.trunk")
+    need(bool(d.train), "data.train is empty: give one or more folders of HR training images")
     need(not d.train_lr or len(d.train_lr) == len(d.train),
          f"data.train_lr must list one LR folder per data.train folder ({len(d.train)}), got {len(d.train_lr)}")
+    spec = cfg.model.spec()
+    need(d.hr_patch % spec.scale == 0,
+         f"data.hr_patch must be a multiple of the model's scale {spec.scale}, got {d.hr_patch}")
+    types = [e.__struct_config__.tag for e in cfg.loss]
+    need(len(set(types)) == len(types), f"loss: each type may appear once, got {types}")
+    need(bool(cfg.losses()), "loss: no entry has a positive weight")
+    for e in cfg.loss:
+        problem = e.check()
+        need(problem is None, f"loss.{e.__struct_config__.tag}: {problem}")
+        kind = e.__struct_config__.tag
+        need(e.domain != "detail" or e.weight == 0 or spec.detail_variant is not None,
+             f"loss.{kind}: model {cfg.model.preset} has no detail path (set its weight to 0 or remove it)")
+        need(not e.adversarial or e.weight == 0 or t.stage == "gan",
+             f"loss.{kind}: adversarial terms need train.stage: gan (the stage is {t.stage!r})")
+    if t.stage == "gan" and any(e.adversarial for e in cfg.losses()):
+        patch = cfg.model.discriminator_params.get("patch_size", d.hr_patch)
+        need(patch == d.hr_patch, f"model.discriminator_params.patch_size ({patch}) must equal data.hr_patch "
+                                  f"({d.hr_patch}): the discriminators see HR patches")
+        need(d.hr_patch % 32 == 0,
+             f"data.hr_patch must be a multiple of 32 for the discriminators (GAN stage), got {d.hr_patch}")
+
+
+def check_folders(cfg: Config) -> None:
+    """Data folders exist (checked when a run starts, not when a config is read: configs name placeholders)."""
+    for key in ("train", "train_lr", "val"):
+        for folder in getattr(cfg.data, key):
+            if not Path(folder).is_dir():
+                raise ConfigError(f"data.{key}: folder '{folder}' not found; point it at your images with "
+                                  f"--set data.{key}=[DIR] (or edit the config)")
+
+
+# --- decoding and its messages ----------------------------------------------------------------------------------
+
+def _hint(name: str, valid) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _walk(msgspec_path: str, raw: Any) -> tuple[list[str], Any, Any]:
+    """Follow `$.a.b[2].c` through the raw dict and the Structs: (key parts, raw value, type there)."""
+    parts, node, tp, field_tp = [], raw, Config, None
+    for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", msgspec_path):
+        if name:
+            parts.append(name)
+            node = node.get(name) if isinstance(node, dict) else None
+            fields = {f.name: f.type for f in msgspec.structs.fields(tp)} if tp else {}
+            tp = field_tp = fields.get(name)
+            if tp is not None and not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
+                tp = None if name != "loss" else LossTerm
+        else:
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+            kind = node.get("type") if isinstance(node, dict) else None
+            parts.append(str(kind) if isinstance(kind, str) else f"[{index}]")
+            tp = LOSS_TYPES.get(kind) if tp is LossTerm else None
+    return parts, node, tp if tp is not None else field_tp
+
+
+def _config_error(e: msgspec.ValidationError, raw: dict) -> ConfigError:
+    text = str(e)
+    msg, _, where = text.partition(" - at `")
+    parts, value, tp = _walk(where.rstrip("`"), raw)
+    key = ".".join(parts).replace(".[", "[") or "config"
+    m = re.match(r"Object contains unknown field `(.+)`", msg)
+    if m:
+        name = m.group(1)
+        valid = [f.name for f in msgspec.structs.fields(tp)] if isinstance(tp, type) else []
+        full = ".".join(parts + [name])
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+        hint = f" (did you mean '{'.'.join(parts + close)}'?)" if close else ""
+        return ConfigError(f"unknown config key '{full}'{hint}; valid keys here: {', '.join(valid)}")
+    if msg.startswith("Invalid value") and parts and parts[-1] == "type":
+        return ConfigError(f"{key}: unknown loss type {value!r}{_hint(str(value), LOSS_TYPES)}; "
+                           f"types: {', '.join(LOSS_TYPES)}")
+    if msg.startswith("Invalid enum value") and typing.get_origin(tp) is Literal:
+        return ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, typing.get_args(tp)))}")
+    m = re.match(r"Object missing required field `(.+)`", msg)
+    if m:
+        return ConfigError(f"{key}: missing key '{m.group(1)}'")
+    msg = re.sub(r", got `\w+`$", "", msg).replace("`", "")
+    msg = msg[0].lower() + msg[1:]
+    return ConfigError(f"{key}: {msg}, got {value!r}" if value is not None or "null" in text else f"{key}: {msg}")
+
+
+def _old_format(raw: dict) -> None:
+    """Configs written before losses became a list: say exactly what to write instead."""
+    loss = raw.get("loss")
+    if isinstance(loss, dict):
+        w = {k: loss.get(k, v) for k, v in (("pixel", 1.0), ("perceptual", 0.0), ("gan", 0.0),
+                                             ("detail_pixel", 0.0), ("detail_gan", 0.0))}
+        new = []
+        for kind, weight in w.items():
+            if not weight:
+                continue
+            entry = f"{{type: {kind}, weight: {weight}"
+            if kind == "perceptual":
+                entry += (f", net: {loss.get('perceptual_net', 'vgg19')}, "
+                          f"layer: {loss.get('perceptual_layer', 'conv5_4')}")
+                if loss.get("perceptual_weights"):
+                    entry += f", weights: {loss['perceptual_weights']}"
+            if kind in ("gan", "detail_gan") and loss.get("d_weight", 1.0) != 1.0:
+                entry += f", d_weight: {loss['d_weight']}"
+            new.append(entry + "}")
+        raise ConfigError(f"loss: this config uses the old mapping of weights; losses are now a list of entries: "
+                          f"write `loss: [{', '.join(new)}]`")
+    if isinstance(raw.get("model"), dict) and "discriminator" in raw["model"]:
+        raise ConfigError("model.discriminator: this key was removed (it was never used; both discriminators are "
+                          "the VGG design, set through model.discriminator_params): delete it")
+
+
+def from_dict(raw: dict) -> Config:
+    raw = dict(raw)
+    _old_format(raw)
+    if isinstance(raw.get("data"), dict):  # a single folder where a list is expected
+        raw["data"] = {k: [v] if k in ("train", "train_lr", "val") and isinstance(v, str) else v
+                       for k, v in raw["data"].items()}
+    try:
+        cfg = msgspec.convert(raw, Config, strict=False)  # strict=False: YAML 1.1 reads "1e-4" as a string
+    except msgspec.ValidationError as e:
+        raise _config_error(e, raw) from None
+    check(cfg)
+    return cfg
 
 
 # --- files, inheritance, overrides ---------------------------------------------------------------------------
+
+def _merge_entries(base: list, over: list) -> list:
+    """Loss entries merge by type: a child's `{type: gan, weight: 0}` changes the parent's gan entry."""
+    out = [dict(e) for e in base]
+    for e in over:
+        same = [b for b in out if b.get("type") == e.get("type")]
+        if same:
+            same[0].update(e)
+        else:
+            out.append(dict(e))
+    return out
+
+
+def _is_entry_list(v) -> bool:
+    return isinstance(v, list) and all(isinstance(e, dict) and "type" in e for e in v)
+
 
 def _deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("params", "discriminator_params"):
             out[k] = _deep_merge(out[k], v)
+        elif _is_entry_list(v) and _is_entry_list(out.get(k)):
+            out[k] = _merge_entries(out[k], v)
         else:
             out[k] = v
     return out
@@ -290,6 +330,7 @@ def load_raw(path: str | os.PathLike, _seen: tuple = ()) -> dict:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    _old_format(raw)
     parent = raw.pop("inherit", None)
     if parent is not None:
         if not isinstance(parent, str):
@@ -313,28 +354,39 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), parsed
 
 
+def _child(node, part: str, text: str, where: str):
+    """The section (dict) under `part`, created when absent; in a list of loss entries, the entry of that type."""
+    if isinstance(node, list):
+        if not _is_entry_list(node):
+            raise ConfigError(f"--set {text}: '{where}' is a list; set it whole")
+        same = [e for e in node if e["type"] == part]
+        if not same:
+            node.append({"type": part})
+            return node[-1]
+        return same[0]
+    nxt = node.get(part)
+    if nxt is None:
+        nxt = node[part] = [] if part == "loss" else {}
+    elif isinstance(nxt, list):
+        nxt = node[part] = [dict(e) if isinstance(e, dict) else e for e in nxt]
+    elif not isinstance(nxt, dict):
+        raise ConfigError(f"--set {text}: '{where}' is not a section")
+    else:
+        nxt = node[part] = dict(nxt)
+    return nxt
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     raw = _deep_merge({}, raw)
     for text in overrides:
         parts, value = parse_override(text)
         node = raw
         for i, p in enumerate(parts[:-1]):
-            nxt = node.get(p)
-            if nxt is None:
-                nxt = node[p] = {}
-            elif not isinstance(nxt, dict):
-                raise ConfigError(f"--set {text}: '{'.'.join(parts[: i + 1])}' is not a section")
-            else:
-                nxt = node[p] = dict(nxt)
-            node = nxt
+            node = _child(node, p, text, ".".join(parts[: i + 1]))
+        if isinstance(node, list):
+            raise ConfigError(f"--set {text}: address a loss entry's field, e.g. loss.{parts[-1]}.weight=...")
         node[parts[-1]] = value
     return raw
-
-
-def from_dict(raw: dict) -> Config:
-    cfg = _build(Config, raw)
-    _check_values(cfg)
-    return cfg
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Config:
@@ -343,10 +395,15 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Co
 
 
 def to_dict(cfg: Config) -> dict:
-    return dataclasses.asdict(cfg)
+    return msgspec.to_builtins(cfg)
 
 
 def dump_yaml(cfg: Config) -> str:
     import yaml
 
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=120)
+
+
+def json_schema() -> dict:
+    """A JSON schema of the config for editors (YAML language servers read it too)."""
+    return msgspec.json.schema(Config)

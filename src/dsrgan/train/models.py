@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from pathlib import Path
 
 import torch
@@ -16,26 +14,10 @@ from dsrgan.train.config import Config
 TRUNK_PREFIXES = ("conv_first.", "body.", "conv_body.", "conv_up1.", "conv_up2.", "conv_hr.", "conv_last.")
 
 
-def generator_spec(cfg: Config):
-    from dsrgan.archs import PRESETS
-
-    name = cfg.model.preset
-    if name not in PRESETS:
-        close = difflib.get_close_matches(name, list(PRESETS), n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"model.preset: unknown preset {name!r}{hint}; presets: {', '.join(PRESETS)}")
-    spec = PRESETS[name]
-    if cfg.model.params:
-        params = {**spec.params, **cfg.model.params}
-        if params != spec.params:  # no longer the preset: do not record its name in exported files
-            spec = dataclasses.replace(spec, params=params, name=None)
-    return spec
-
-
 def build_generator(cfg: Config):
     from dsrgan.archs import build
 
-    spec = generator_spec(cfg)
+    spec = cfg.model.spec()
     return build(spec), spec
 
 

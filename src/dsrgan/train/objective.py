@@ -1,74 +1,66 @@
-"""Eq. (19) of the paper as weighted, named loss terms for the generator and the two discriminators.
+"""Eq. (19): the config's loss entries as weighted, named terms for the generator and the discriminators.
 
-Generator terms (each already multiplied by its weight; a zero weight leaves the term out):
-  pix        eta_ID^Pix * L1(I_SR, I_HR)
-  per        eta_ID^Per * L1(VGG(I_SR), VGG(I_HR))
-  gan        eta_ID^Adv * RaGAN_G(D_ID)
-  detail_pix eta_DD^Pix * L1(I_D_SR, I_D_HR)
-  detail_gan eta_DD^Adv * RaGAN_G(D_DD)
-Discriminator terms: d_img, d_detail = d_weight * RaGAN_D.
-The loss functions themselves come from dsrgan.losses; this module only wires them to the config.
+Each entry (dsrgan.losses.terms) compares either the images (I_SR, I_HR) or the detail-domain maps
+(I_D_SR, I_D_HR). Detail terms, D_DD included, run in fp32 with autocast off whatever the training precision:
+in bf16 the detail map would be quantised in steps of 2^-8..2^-7 before its losses see it.
+Generator terms are `weight * loss` under the entry's log key (pix, per, gan, detail_pix, detail_gan);
+discriminator terms `d_weight * RaGAN_D` under d_<discriminator> (d_img, d_detail).
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
-from dsrgan.train.config import LossConfig
+from dsrgan.losses.terms import LossTerm
+
+
+def _fp32(x: torch.Tensor | None):
+    return contextlib.nullcontext() if x is None else torch.autocast(device_type=x.device.type, enabled=False)
 
 
 class Objective(nn.Module):
-    def __init__(self, cfg: LossConfig, *, has_detail: bool, d_img: nn.Module | None, d_detail: nn.Module | None):
+    def __init__(self, terms: list[LossTerm], *, discriminators: dict[str, nn.Module]):
         super().__init__()
-        self.cfg = cfg
-        self.has_detail = has_detail
-        self.perceptual = None
-        if cfg.perceptual > 0:
-            from dsrgan.losses import PerceptualLoss
-
-            self.perceptual = PerceptualLoss(network=cfg.perceptual_net, layer=cfg.perceptual_layer,
-                                             weights=cfg.perceptual_weights)
-        # the discriminators are owned by the trainer; kept out of this module's parameters on purpose
-        self._d = {"img": d_img, "detail": d_detail}
+        self.terms = [t for t in terms if t.weight > 0]
+        # fixed networks of the terms (the perceptual VGG) are part of this module; built before anything is
+        # written, so missing weights stop a run early
+        self.nets = nn.ModuleDict({t.key: net for t in self.terms if (net := t.build()) is not None})
+        # the discriminators are owned by the run; kept out of this module's parameters on purpose
+        self._d = discriminators
+        missing = [t.key for t in self.terms if t.adversarial and t.discriminator not in discriminators]
+        if missing:
+            raise ValueError(f"no discriminator for the adversarial terms {missing}")
 
     @property
     def needs_detail_hr(self) -> bool:
-        return self.has_detail and (self.cfg.detail_pixel > 0 or self.cfg.detail_gan > 0)
+        return any(t.domain == "detail" for t in self.terms)
+
+    def _net(self, t: LossTerm):
+        return self._d[t.discriminator] if t.adversarial else self.nets[t.key] if t.key in self.nets else None
 
     def generator_terms(self, sr, hr, detail_sr=None, detail_hr=None) -> dict[str, torch.Tensor]:
-        from dsrgan.losses import detail_l1, pixel_l1, ragan_generator_loss
-
-        c = self.cfg
         terms: dict[str, torch.Tensor] = {}
-        if c.pixel > 0:
-            terms["pix"] = c.pixel * pixel_l1(sr, hr)
-        if self.perceptual is not None:
-            terms["per"] = c.perceptual * self.perceptual(sr, hr)
-        if c.gan > 0:
-            d = self._d["img"]
-            with torch.no_grad():
-                real = d(hr)
-            terms["gan"] = c.gan * ragan_generator_loss(real.float(), d(sr).float())
-        if self.has_detail and c.detail_pixel > 0:
-            terms["detail_pix"] = c.detail_pixel * detail_l1(detail_sr, detail_hr)
-        if self.has_detail and c.detail_gan > 0:
-            d = self._d["detail"]
-            with torch.no_grad():
-                real = d(detail_hr)
-            terms["detail_gan"] = c.detail_gan * ragan_generator_loss(real.float(), d(detail_sr).float())
+        for t in self.terms:
+            if t.domain == "detail":
+                with _fp32(detail_sr):
+                    terms[t.key] = t.weight * t.generator_loss(detail_sr.float(), detail_hr.float(), self._net(t))
+            else:
+                terms[t.key] = t.weight * t.generator_loss(sr, hr, self._net(t))
         return terms
 
     def discriminator_terms(self, sr, hr, detail_sr=None, detail_hr=None) -> dict[str, torch.Tensor]:
         """sr / detail_sr must already be detached. Real and fake go through D separately (BatchNorm per batch)."""
-        from dsrgan.losses import ragan_discriminator_loss
-
-        c = self.cfg
         terms: dict[str, torch.Tensor] = {}
-        if c.gan > 0:
-            d = self._d["img"]
-            terms["d_img"] = c.d_weight * ragan_discriminator_loss(d(hr).float(), d(sr).float())
-        if self.has_detail and c.detail_gan > 0:
-            d = self._d["detail"]
-            terms["d_detail"] = c.d_weight * ragan_discriminator_loss(d(detail_hr).float(), d(detail_sr).float())
+        for t in self.terms:
+            if not t.adversarial:
+                continue
+            if t.domain == "detail":
+                with _fp32(detail_sr):
+                    loss = t.discriminator_loss(detail_sr.float(), detail_hr.float(), self._net(t))
+            else:
+                loss = t.discriminator_loss(sr, hr, self._net(t))
+            terms[f"d_{t.discriminator}"] = t.d_weight * loss
         return terms

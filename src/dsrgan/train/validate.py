@@ -130,3 +130,17 @@ def run_validation(g: torch.nn.Module, images: list[ValImage], *, device: torch.
             for k, v in scores.items():
                 out[f"{f}/{k}"] = float(np.mean([x for x, g in zip(v, folders, strict=True) if g == f]))
     return out, outputs
+
+
+def new_best(best: dict | None, metrics: dict[str, float], iteration: int, best_metric: str, *,
+             gan: bool) -> dict | None:
+    """The new best-validation record if these metrics beat `best` (log.best_metric; auto: LPIPS in the GAN stage
+    when it is measured, else PSNR), or None."""
+    key = best_metric
+    if key == "auto":
+        key = "lpips" if gan and "lpips" in metrics else "psnr"
+    if key not in metrics:
+        key = "psnr"
+    better = best is None or best.get("metric") != key or (
+        metrics[key] < best["value"] if key == "lpips" else metrics[key] > best["value"])
+    return {"metric": key, "value": metrics[key], "iteration": iteration, "metrics": metrics} if better else None
