@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dsrgan.archs.registry import count_parameters
 from dsrgan.train import build
 from dsrgan.train import checkpoint as ckpt
 from dsrgan.train import distributed as ddp
