@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from dsrgan.errors import ConfigError
@@ -257,3 +258,30 @@ def test_best_metric_names_the_ssim_variant():
     assert cfg.log.best_metric == "ssim_wang2009"
     with pytest.raises(ConfigError, match="best_metric"):
         load_config(CONFIGS / "lite_dsrgan_psnr.yaml", ["log.best_metric=ssim"])  # which SSIM? say it
+
+
+class Extra(msgspec.Struct, forbid_unknown_fields=True):
+    """A section as an extension adds one (with checks of its own)."""
+
+    level: int = 1
+
+    def __post_init__(self):
+        if self.level > 5:
+            raise ValueError("level: at most 5")
+
+
+class WithExtra(Config):
+    extra: Extra | None = None
+
+
+def test_errors_inside_optional_sections_name_the_key_and_its_valid_keys(monkeypatch):
+    """A section typed `X | None`: unknown keys still list X's keys, and errors raised by X's own checks are
+    reported under the section's key without dumping its value."""
+    from dsrgan.train import config as c
+
+    monkeypatch.setattr(c, "Config", WithExtra)
+    with pytest.raises(ConfigError, match=r"^unknown config key 'extra\.levl' \(did you mean 'extra\.level'\?\); "
+                                          r"valid keys here: level$"):
+        c.from_dict({"extra": {"levl": 2}})
+    with pytest.raises(ConfigError, match=r"^extra: level: at most 5$"):
+        c.from_dict({"extra": {"level": 9}})

@@ -208,8 +208,9 @@ def _walk(msgspec_path: str, raw: Any) -> tuple[list[str], Any, Any]:
             node = node.get(name) if isinstance(node, dict) else None
             fields = {f.name: f.type for f in msgspec.structs.fields(tp)} if tp else {}
             tp = field_tp = fields.get(name)
-            if tp is not None and not (isinstance(tp, type) and issubclass(tp, msgspec.Struct)):
-                tp = None if name != "loss" else LossTerm
+            options = typing.get_args(tp) or (tp,)  # X | None: look into X
+            structs = [a for a in options if isinstance(a, type) and issubclass(a, msgspec.Struct)]
+            tp = structs[0] if len(structs) == 1 else LossTerm if name == "loss" else None
         else:
             node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
             kind = node.get("type") if isinstance(node, dict) else None
@@ -241,7 +242,8 @@ def _config_error(e: msgspec.ValidationError, raw: dict) -> ConfigError:
         return ConfigError(f"{key}: missing key '{m.group(1)}'")
     msg = re.sub(r", got `\w+`$", "", msg).replace("`", "")
     msg = msg[0].lower() + msg[1:]
-    return ConfigError(f"{key}: {msg}, got {value!r}" if value is not None or "null" in text else f"{key}: {msg}")
+    scalar = not isinstance(value, (dict, list)) and (value is not None or "null" in text)
+    return ConfigError(f"{key}: {msg}, got {value!r}" if scalar else f"{key}: {msg}")
 
 
 def _old_format(raw: dict) -> None:
