@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,10 +168,10 @@ def test_presets_resolve_completely_and_partial_overrides_keep_the_rest():
 
 @pytest.mark.parametrize("raw, words", [
     ({"frist": {}}, ["data.degradation", "frist"]),
-    ({"first": {"noise_sigma": [9, 1]}}, ["data.degradation.first", "noise_sigma"]),
+    ({"first": {"noise_sigma": [9, 1]}}, ["data.degradation.first.noise_sigma: the range [9.0, 1.0]"]),
     ({"first": {"sinc_prob": 1.5}}, ["data.degradation.first.sinc_prob", "<= 1"]),
     ({"final": {"jpeg_quality": [0, 50]}}, ["data.degradation.final.jpeg_quality", ">= 1"]),
-    ({"preset": "realesgran"}, ["unknown preset", "realesgran"]),
+    ({"preset": "realesgran"}, ["data.degradation.preset: unknown preset 'realesgran'"]),
     ({"first": {"kernel_size": [8, 8]}}, ["odd"]),
     ({"first": {"kernel_mix": {"iso": 0, "aniso": 0, "generalized_iso": 0, "generalized_aniso": 0,
                                "plateau_iso": 0, "plateau_aniso": 0}}}, ["all zero"]),
@@ -432,3 +433,48 @@ def test_cli_refuses_to_overwrite(hr_dir, tmp_path, capsys):
     assert _cli(hr_dir / "a.png", "-o", hr_dir / "a.png") == 2  # -o is a file
     assert sorted(p.name for p in hr_dir.rglob("*")) == before
     assert all(len(line.splitlines()) == 1 for line in capsys.readouterr().err.strip().split("\n"))
+
+
+# --- training configs -------------------------------------------------------------------------------------------
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+REAL_CONFIGS = ["dsrgan_real_x4.yaml", "lite_dsrgan_real_psnr.yaml", "lite_dsrgan_real_gan.yaml"]
+
+
+@pytest.mark.parametrize("name", REAL_CONFIGS)
+def test_real_configs_resolve_their_degradation(name):
+    from dsrgan.train.config import load_config
+
+    cfg = load_config(CONFIGS / name)
+    s = parse_degradation(cfg.data.degradation)
+    assert s == parse_degradation("realesrgan")  # the preset, every value spelt out in the resolved config
+    assert cfg.data.degradation.first.jpeg_quality == [30, 95]
+    with pytest.raises(ConfigError, match=r"data.degradation.first\W+noise_sigma"):
+        load_config(CONFIGS / name, ["data.degradation.first.noise_sigma=[5, 1]"])
+
+
+def test_training_on_degradations_resumes_exactly(store, tmp_path):
+    """2 + 2 iterations with a restart == 4 in one go: the degradations are drawn from the sample seeds."""
+    import torch
+
+    from dsrgan.train.config import load_config
+    from dsrgan.train.trainer import Trainer
+
+    def run(root, iterations, resume=None):
+        cfg = load_config(CONFIGS / "lite_dsrgan_real_psnr.yaml", [
+            f"log.root={root}", f"data.train=[{store.folder}]", "data.val=[]", "data.hr_patch=32",
+            "data.num_workers=0", "train.batch_size=2", f"train.iterations={iterations}", "train.device=cpu",
+            "train.threads=1", "log.progress=false", "log.tensorboard=false", "log.val_every=0",
+            "log.checkpoint_every=100", "model.params={num_feat: 8, num_block: 1, num_grow: 4, up_channels: 8, "
+            "taps: [1], detail_feat: 4, detail_grow: 4, detail_up_channels: 4, attention_channels: 4}"])
+        tr = Trainer(cfg, resume=resume)
+        tr.fit()
+        return tr
+
+    one = run(tmp_path / "a", 4)
+    run(tmp_path / "b", 2)
+    two = run(tmp_path / "b", 4, resume="auto")
+    assert two.iteration == 4
+    for k, v in one.g.state_dict().items():
+        assert torch.equal(v, two.g.state_dict()[k]), k
+    assert two.dataset.degrader is not None

@@ -188,6 +188,9 @@ def parse_degradation(raw: Any, where: str = "data.degradation") -> Degradation:
     except msgspec.ValidationError as e:
         msg, _, at = str(e).partition(" - at `$")
         key = where + at.rstrip("`")
+        field, sep, rest = msg.partition(": ")  # a check across one field's values names that field first
+        if sep and field.isidentifier():
+            key, msg = f"{key}.{field}", rest
         raise ConfigError(f"{key}: {msg}") from None
 
 
@@ -202,4 +205,5 @@ def resolve(settings: Degradation) -> Degradation:
 
 
 def to_dict(settings: Degradation) -> dict:
-    return msgspec.to_builtins(settings)
+    """Plain JSON/YAML types (lists for ranges), UNSET values left out."""
+    return msgspec.json.decode(msgspec.json.encode(settings))

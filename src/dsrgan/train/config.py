@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import Meta, field
 
+from dsrgan.data.degrade_settings import Degradation
 from dsrgan.errors import ConfigError
 from dsrgan.losses.terms import LOSS_TYPES, LossTerm, Pixel
 
@@ -73,6 +74,9 @@ class DataConfig(Section):
     min_size: NonNegInt = 0  # skip training images whose LR side is below the LR patch (0: = LR patch)
     val_max_images: NonNegInt = 0  # 0: all
     val_max_side: NonNegInt = 0  # crop validation HR images to this side (0: whole image)
+    # real-world degradations synthesising the LR from the HR patch (a preset name and overrides, see
+    # docs/degradations.md); null: the bicubic LR of the pairs, as in the paper
+    degradation: Degradation | None = None
 
 
 class OptimConfig(Section):
@@ -159,6 +163,11 @@ def check(cfg: Config) -> None:
          f"optim.milestones must be strictly increasing, got {o.milestones}")
     need(not (cfg.init.generator and cfg.init.trunk), "set at most one of init.generator and init.trunk")
     need(bool(d.train), "data.train is empty: give one or more folders of HR training images")
+    if d.degradation is not None:
+        from dsrgan.data.degrade_settings import parse_degradation
+
+        # every value resolved from the preset: the run's config.yaml says exactly what it trained on
+        d.degradation = parse_degradation(d.degradation)
     need(not d.train_lr or len(d.train_lr) == len(d.train),
          f"data.train_lr must list one LR folder per data.train folder ({len(d.train)}), got {len(d.train_lr)}")
     spec = cfg.model.spec()
