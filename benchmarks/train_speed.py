@@ -112,8 +112,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=2, help="training iterations to time per config")
     ap.add_argument("--skip-paper", action="store_true", help="time only the lite configs")
-    ap.add_argument("--configs", nargs="+", metavar="YAML",
-                    help="time only these configs of configs/ (default: the three lite configs and the paper's)")
+    ap.add_argument("--configs", nargs="*", metavar="YAML",
+                    help="time only these configs of configs/ (default: the three lite configs and the paper's; "
+                         "none given: the loader only)")
     ap.add_argument("--degradation", default="realesrgan",
                     help="preset for the loader with real-world degradations, or none (default: %(default)s)")
     args = ap.parse_args()
@@ -157,7 +158,7 @@ def main() -> int:
         configs = [("lite_dsrgan_psnr.yaml", []), ("lite_dsrgan_gan.yaml", []), ("lite_esrgan_gan.yaml", [])]
         if not args.skip_paper:
             configs.append(("dsrgan_x4.yaml", [f"loss.perceptual.weights={vgg19}"]))
-        if args.configs:
+        if args.configs is not None:
             configs = [(c, [f"loss.perceptual.weights={vgg19}"] if "_x4" in c else []) for c in args.configs]
         for config, over in configs:
             dt, bs, prec = step_time(config, args.device, args.steps, tmp, over)
