@@ -478,3 +478,13 @@ def test_training_on_degradations_resumes_exactly(store, tmp_path):
     for k, v in one.g.state_dict().items():
         assert torch.equal(v, two.g.state_dict()[k]), k
     assert two.dataset.degrader is not None
+
+
+def test_cli_reports_unusable_images_and_goes_on(hr_dir, tmp_path, capsys):
+    (hr_dir / "bad.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(hr_dir / "tiny.png")
+    out = tmp_path / "out"
+    assert _cli(hr_dir, "-o", out) == 1
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "3x3 is smaller than the scale 4" in err and "Traceback" not in err
+    assert (out / "a.png").is_file() and not (out / "bad.png").exists() and not (out / "tiny.json").exists()

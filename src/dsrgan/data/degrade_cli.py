@@ -130,10 +130,11 @@ def run(args) -> int:
     for src, rel, k, lr_path, meta_path in jobs:
         try:
             if cache[0] != src:
-                cache = (src, mod_crop(to_uint8(read_image(src).rgb), args.scale))
+                rgb = read_image(src).rgb
+                if min(rgb.shape[:2]) < args.scale:
+                    raise DsrganError(f"{rgb.shape[1]}x{rgb.shape[0]} is smaller than the scale {args.scale}")
+                cache = (src, mod_crop(to_uint8(rgb), args.scale))
             hr = cache[1]
-            if min(hr.shape[:2]) < args.scale:
-                raise DsrganError(f"{hr.shape[1]}x{hr.shape[0]} is smaller than the scale {args.scale}")
             rng = np.random.default_rng([args.seed, k, zlib.crc32(rel.as_posix().encode("utf-8"))])
             lr, _, params = degrader(hr, rng)
             write_image(lr_path, lr.astype(np.float32) / 255.0, inputs=[src])
