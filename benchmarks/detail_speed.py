@@ -86,12 +86,48 @@ def bandwidth_gbs(threads_note: str) -> tuple[float, float]:
     return one, allt
 
 
+def opencv_fgs(img: np.ndarray):
+    """OpenCV's fast global smoother on the green channel as guide and source (T = 4), or None without
+    opencv-contrib (the ximgproc module: opencv-contrib-python-headless, or the same on PYTHONPATH)."""
+    try:
+        import cv2
+    except ImportError:
+        print("  (OpenCV not installed: pip install opencv-contrib-python-headless for the comparison)")
+        return None
+    if not hasattr(cv2, "ximgproc"):
+        print("  (OpenCV has no ximgproc: install opencv-contrib-python-headless for the comparison)")
+        return None
+    guide = np.ascontiguousarray(img[..., 1])
+    src = guide.astype(np.float32)
+
+    def run():  # keywords: the 5th positional argument is dst, not num_iter
+        cv2.ximgproc.fastGlobalSmootherFilter(guide, src, 1.0, 8.0, lambda_attenuation=0.25, num_iter=4)
+
+    run.threads = cv2.getNumThreads()
+    return run
+
+
+def ratio_rounds(fgs, e, rounds: int, repeat: int) -> None:
+    """The E / FGS ratio measured `rounds` times, FGS and E interleaved (min of `repeat` each per round)."""
+    ratios = []
+    for r in range(rounds):
+        t_f = timeit(fgs, repeat, warmup=1)[1]
+        t_e = timeit(e, repeat, warmup=1)[1]
+        ratios.append(t_e / t_f)
+        print(f"  round {r + 1}: OpenCV FGS {t_f:.1f} ms, E {t_e:.1f} ms, ratio {t_e / t_f:.2f}x", flush=True)
+    print(f"  ratio E / OpenCV FGS over {rounds} rounds: median {statistics.median(ratios):.2f}x, "
+          f"range {min(ratios):.2f}-{max(ratios):.2f}x", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", help="a photo to time on (default: a real training photo resized, else synthetic)")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--skip-slow", action="store_true", help="skip the numpy, exact and WLS timings")
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="times the E / OpenCV FGS ratio is measured again, the two interleaved (default: 5)")
+    ap.add_argument("--ratio-only", action="store_true", help="only the E / OpenCV FGS ratio rounds")
     ap.add_argument("--single-thread", action="store_true",
                     help="one thread everywhere (numba, OpenCV, torch) and time the thread's CPU time instead of the "
                          "wall clock: comparable numbers on a machine that other jobs share")
@@ -120,31 +156,21 @@ def main(argv=None) -> int:
         print(f"  {name:<58} {med:9.1f} {best:9.1f}", flush=True)
         return best
 
-    from dsrgan.utils.machine import cpu_model
+    from dsrgan.utils.machine import cpu_model, describe
 
-    print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, E threads "
-          f"{fast.thread_count(h, w)}, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"machine: {describe(gpu=False)}; E threads {fast.thread_count(h, w)}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"picture: {source}")
     print(f"timing: {'thread CPU time, 1 thread' if args.single_thread else 'wall clock'}")
     print(f"  {'what':<58} {'median ms':>9} {'min ms':>9}")
 
-    t_cv = None
-    try:
-        import cv2
-
-        if hasattr(cv2, "ximgproc"):
-            guide = np.ascontiguousarray(img[..., 1])
-            src = guide.astype(np.float32)
-            t_cv = add(f"OpenCV fastGlobalSmootherFilter T=4, 1-ch ({cv2.getNumThreads()} thr)",
-                       lambda: cv2.ximgproc.fastGlobalSmootherFilter(guide, src, 1.0, 8.0, lambda_attenuation=0.25,
-                                                                      num_iter=4))
-        else:
-            print("  (OpenCV has no ximgproc: install opencv-contrib-python-headless for the comparison)")
-    except ImportError:
-        print("  (OpenCV not installed: pip install opencv-contrib-python-headless for the comparison)")
-
+    fgs = opencv_fgs(img)
+    t_cv = add(f"OpenCV fastGlobalSmootherFilter T=4, 1-ch ({fgs.threads} thr)", fgs) if fgs else None
     t_e = add("E numba, whole pipeline RGB uint8 -> I_D float32", lambda: extract_detail(img))
+    if fgs:
+        ratio_rounds(fgs, lambda: extract_detail(img), args.rounds, args.repeat)
+    if args.ratio_only:
+        return 0
     aht = np.empty((w, h), np.float32)
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
