@@ -111,6 +111,8 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=20, help="loader batches (of 16) to time")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=2, help="training iterations to time per config")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="trainer threads (train.threads; 0: all cores). On a shared machine 1 is often faster")
     ap.add_argument("--skip-paper", action="store_true", help="time only the lite configs")
     ap.add_argument("--configs", nargs="*", metavar="YAML",
                     help="time only these configs of configs/ (default: the three lite configs and the paper's; "
@@ -161,7 +163,7 @@ def main() -> int:
         if args.configs is not None:
             configs = [(c, [f"loss.perceptual.weights={vgg19}"] if "_x4" in c else []) for c in args.configs]
         for config, over in configs:
-            dt, bs, prec = step_time(config, args.device, args.steps, tmp, over)
+            dt, bs, prec = step_time(config, args.device, args.steps, tmp, over + [f"train.threads={args.threads}"])
             variant = None if "esrgan" in config else "dsrgan"
             need = bs / dt
             rows.append((config, bs, prec, dt, need, rates[variant], rates[variant] / need))
