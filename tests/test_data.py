@@ -256,3 +256,24 @@ def test_prepare_cli(hr_folder, tmp_path, capsys):
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main(["prepare", str(hr_folder), "-o", str(tmp_path / "x"), "--crop", "30"]) != 0
     assert "multiples of --scale" in capsys.readouterr().err
+
+
+def test_global_prior_with_degradation_crops_clean_targets_and_maps_the_degraded_lr(hr_folder, tmp_path):
+    """With real-world degradations there is no whole LR image: the LR map is the degraded patch's own; the
+    clean HR targets are still cut from the whole-image maps (not recomputed per patch)."""
+    from dsrgan.data.degrade_settings import parse_degradation
+    from dsrgan.detail import detail_target, network_input
+
+    store = cached_store(hr_folder, tmp_path / "cache", report=lambda m: None)
+    ds = PatchDataset([store], scale=4, hr_patch=32, variant="msdm", detail_hr=True, margin=0, flip=False,
+                      rot90=False, degradation=parse_degradation({"sharpen": None}), report=lambda m: None)
+    assert set(ds.maps[0].index) == {"hr"}
+    for key in [(0, (1, 0, 2)), (1, (1, 5, 2))]:
+        s = ds[key]
+        i = ds.items[key[0]][1]
+        hr_u8 = np.rint(s["hr"].transpose(1, 2, 0) * 255).astype(np.uint8)
+        y, x, _ = _locate(hr_u8[::4, ::4], store.hr(i)[::4, ::4], TRANSFORMS[:1])
+        whole = detail_target(store.hr(i), "msdm")
+        np.testing.assert_array_equal(s["detail_hr"], whole[4 * y: 4 * y + 32, 4 * x: 4 * x + 32].transpose(2, 0, 1))
+        lr_u8 = np.rint(s["lr"].transpose(1, 2, 0) * 255).astype(np.uint8)
+        np.testing.assert_allclose(s["detail_lr"], network_input(lr_u8, "msdm").transpose(2, 0, 1), atol=1e-6)
