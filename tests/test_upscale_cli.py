@@ -117,3 +117,17 @@ def test_python_api_load_once_run_many(model_file, rng):
     a = (rng.random((5, 7, 3)) * 255).astype(np.uint8)
     assert up.upscale(a).shape == (20, 28, 3)
     assert dsrgan.upscale(a, model=model_file).dtype == np.uint8
+
+
+def test_destinations_are_checked_before_the_model_loads(tmp_path, rng, capsys):
+    _img(tmp_path / "in" / "a.png", rng)
+    _img(tmp_path / "in" / "b.png", rng)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "o" / "a_x4.png").mkdir(parents=True)
+    missing_model = str(tmp_path / "no-such-model.safetensors")  # loading it would fail: it must not get there
+    for out, words in ((tmp_path / "file", "is a file, not a folder"), (tmp_path / "file" / "sub", "is a file"),
+                       (tmp_path / "o", "is a folder")):
+        assert main(["upscale", str(tmp_path / "in"), "-o", str(out), "--model", missing_model]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "no-such-model" not in err and err.count("\n") == 1
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a_x4.png"]

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
+from dsrgan import options
 from dsrgan.errors import (
     EmptyFileError,
     ImageError,
     ImageTooLargeError,
     NotAnImageError,
+    OptionError,
     OutputError,
     OutputExistsError,
     OverwriteInputError,
@@ -293,8 +295,9 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, alpha: np.ndarray |
     _check_not_input(path, inputs)
     if not overwrite and path.exists():
         raise OutputExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    if bit_depth not in (8, 16) or isinstance(bit_depth, bool):
+        raise OptionError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    quality = options.quality(quality)
     if fmt in ("JPEG", "WEBP", "BMP"):
         bit_depth = 8  # these formats have 8-bit samples only
     if fmt == "JPEG":
