@@ -137,3 +137,23 @@ def test_a_killed_web_server_folder_is_removed_by_the_next_one(tmp_path, monkeyp
         (d / "job-1").mkdir(parents=True)
     web_app.remove_abandoned_workdirs()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+
+
+def test_a_fallback_around_an_import_does_not_swallow_an_interrupt(monkeypatch, tmp_path):
+    import builtins
+
+    from dsrgan.train.logger import RunLogger
+
+    real = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "torch.utils.tensorboard":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as e:
+                raise ImportError("cannot import name 'SummaryWriter' (partially initialized module)") from e
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(KeyboardInterrupt):  # not "TensorBoard disabled" and on with the run
+        RunLogger(tmp_path, tensorboard=True)

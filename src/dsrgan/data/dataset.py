@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsrgan.data.store import PairStore
+from dsrgan.utils import signals
 
 
 def _grow(start: int, size: int, limit: int, margin: int) -> tuple[int, int]:
@@ -213,5 +214,5 @@ def worker_init(_worker_id: int) -> None:
         import numba
 
         numba.set_num_threads(1)
-    except Exception:  # numba missing or its threading layer unavailable: the numpy path is used anyway
-        pass
+    except Exception as e:  # numba missing or its threading layer unavailable: the numpy path is used anyway
+        signals.raise_if_interrupted(e)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from dsrgan.utils import signals
+
 
 class RunLogger:
     def __init__(self, run_dir: Path | None, *, enabled: bool = True, tensorboard: bool = True):
@@ -28,6 +30,7 @@ class RunLogger:
 
                 self._tb = SummaryWriter(log_dir=str(run_dir / "tb"))
             except Exception as e:  # tensorboard not installed or broken: scalars still go to train.log
+                signals.raise_if_interrupted(e)  # a Ctrl-C during the import is a stop, not a missing package
                 self.info(f"TensorBoard disabled ({type(e).__name__}: {e}); install the 'train' extra for it")
 
     def start_progress(self, total: int, initial: int = 0) -> None:

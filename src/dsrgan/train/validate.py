@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from dsrgan.data.store import DataError, iter_folder_pairs
+from dsrgan.utils import signals
 
 
 @dataclass
@@ -72,6 +73,7 @@ class LpipsScorer:
             self.model = LPIPS().to(device).eval()
             self.device = device
         except Exception as e:  # missing weights or metrics not installed: validate without LPIPS
+            signals.raise_if_interrupted(e)  # a Ctrl-C during the import is a stop, not a missing package
             self.reason = f"{type(e).__name__}: {e}"
             report(f"validation without LPIPS ({self.reason})")
 
