@@ -99,8 +99,9 @@ def model_key(model, spec) -> str:
     return h.hexdigest()[:20]
 
 
-def cached_engine_onnx(model, spec) -> Path:
-    """The engine graph of `model` (unclamped, two inputs) in the user cache, exported on first use."""
+def cached_engine_onnx(model, spec) -> tuple[Path, bool]:
+    """The engine graph of `model` (unclamped, two inputs) in the user cache, exported on first use;
+    (path, whether it was exported now)."""
     folder = cache_dir() / "onnx"
     path = folder / f"{spec.name or spec.arch}-{model_key(model, spec)}.onnx"
     if not path.is_file():
@@ -109,5 +110,6 @@ def cached_engine_onnx(model, spec) -> Path:
         except OSError as e:
             raise ExportError(f"cannot create the cache folder {folder}: {e.strerror} (set DSRGAN_CACHE_DIR)") from e
         export_onnx(model, spec, path, clamp=False)
-    return path
+        return path, True
+    return path, False
 

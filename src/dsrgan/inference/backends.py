@@ -119,13 +119,15 @@ def candidates(name: str, device) -> list[str]:
     return list(ENGINE_ORDER) if device.type == "cpu" else ["torch"]
 
 
-def load_engine(name: str, model, spec, *, threads: int | None = None):
+def load_engine(name: str, model, spec, *, threads: int | None = None, notes: list[str] | None = None):
     """An ONNX engine for `model`: exports it to the user cache on first use (once per model and version)."""
     from dsrgan.export.onnx import cache_dir, cached_engine_onnx
 
     if not available(name):
         raise BackendError(f"backend {name!r} is not installed (pip install 'dsrgan[fast]')")
-    onnx_path = cached_engine_onnx(model, spec)
+    onnx_path, fresh = cached_engine_onnx(model, spec)
+    if fresh and notes is not None:
+        notes.append(f"prepared {onnx_path.name} for the fast engines once (kept in {onnx_path.parent})")
     try:
         if name == "onnxruntime":
             return OnnxRuntimeBackend(onnx_path, threads)
@@ -148,7 +150,7 @@ def choose(name: str, model, spec, *, device, dtype, threads: int | None = None,
         if engine == "torch":
             return TorchBackend(model, spec, device, dtype)
         try:
-            return load_engine(engine, model, spec, threads=threads)
+            return load_engine(engine, model, spec, threads=threads, notes=notes)
         except DsrganError as e:
             if name != "auto":
                 raise
