@@ -36,25 +36,33 @@ def _threads(threads: int | None) -> int:
 
 
 class TorchBackend:
-    """PyTorch eager on the upscaler's device and dtype."""
+    """PyTorch eager on the upscaler's device and dtype. On the CPU the convolutions run channels-last (NHWC):
+    1.14x and 1.28x faster than NCHW for the lite model in two interleaved runs here; tracing and freezing the
+    graph (torch.jit.freeze + optimize_for_inference) was slower (0.91x) and costs a minute to prepare."""
 
     name = "torch"
     supports_strength = True
 
     def __init__(self, model, spec, device, dtype):
-        self.model, self.device, self.dtype = model, device, dtype
+        import torch
+
+        self.device, self.dtype = device, dtype
+        self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        self.model = model.to(memory_format=self.memory_format)
         self.has_detail = spec.detail_variant is not None
 
     def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
         import torch
 
-        x = torch.from_numpy(lr).to(self.device, self.dtype, non_blocking=True)
+        def tensor(a):
+            t = torch.from_numpy(a).to(self.device, self.dtype, non_blocking=True)
+            return t.contiguous(memory_format=self.memory_format)
+
         with torch.inference_mode():
             if not self.has_detail:
-                sr = self.model(x)
+                sr = self.model(tensor(lr))
             else:
-                d = torch.from_numpy(detail).to(self.device, self.dtype, non_blocking=True)
-                sr = self.model(x, d, detail_strength=strength)[0]
+                sr = self.model(tensor(lr), tensor(detail), detail_strength=strength)[0]
         return sr.float().cpu().numpy()
 
 
