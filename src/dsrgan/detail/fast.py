@@ -287,6 +287,17 @@ def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
                     pcp[j] = t
                     py[j] = v
                     pc[j] = ck
+            if transpose and es == 0:
+                # back substitution written straight into the transposed destination: the 64 destination
+                # lines being filled stay in L1, and yb is neither written back nor read again
+                for j in range(nb):
+                    dst[j0 + j, p - 1] = py[j]
+                for k in range(p - 2, -1, -1):
+                    for j in range(nb):
+                        py[j] = yb[k, j] - cp[k, j] * py[j]
+                    for j in range(nb):
+                        dst[j0 + j, k] = py[j]
+                continue
             for k in range(p - 2, -1, -1):  # back substitution; py holds the row below
                 for j in range(nb):
                     v = yb[k, j] - cp[k, j] * py[j]
