@@ -103,8 +103,9 @@ class DSRGANGenerator(RRDBTrunk):
             # exp2 in fp32: in half precision 2**x loses too much for x near 0 (the common case).
             factor = torch.pow(self.detail_base, float(detail_strength) * applied.float())
             sr = (main.float() * factor).to(main.dtype)
-            # I_D_SR stays fp32: under bf16 autocast a cast back would quantise it before the detail losses
-            detail_sr = torch.pow(self.detail_base, detail_out.float())
+            # I_D_SR in the parameters' dtype: fp32 under bf16 autocast, where a cast back to the activations'
+            # bf16 would quantise it before the detail losses; bf16 in a bf16 model
+            detail_sr = torch.pow(self.detail_base, detail_out.float()).to(self.detail_conv_last.weight.dtype)
         else:
             sr = main + float(detail_strength) * applied
             detail_sr = detail_out
