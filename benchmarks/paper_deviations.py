@@ -65,7 +65,8 @@ def model_effects(name: str, lr_u8: np.ndarray) -> dict[str, float]:
     from dsrgan.detail import network_input
     from dsrgan.weights import load_model_file, resolve_model
 
-    g, spec, _ = load_model_file(resolve_model(name))
+    loaded = load_model_file(resolve_model(name))
+    g, spec = loaded.module, loaded.spec
     g.eval()
     lr = torch.from_numpy(lr_u8.astype(np.float32).transpose(2, 0, 1) / 255)[None]
     x = torch.from_numpy(network_input(lr_u8, spec.detail_variant).transpose(2, 0, 1).copy())[None]

@@ -86,7 +86,7 @@ def test_auto_falls_back_with_a_note(monkeypatch):
 
 
 def test_auto_falls_back_when_an_engine_fails(monkeypatch):
-    def broken(name, model, spec, *, threads=None, notes=None):
+    def broken(name, model, *, threads=None, notes=None):
         raise backends.BackendError(f"backend {name!r} could not load the model: simulated")
 
     monkeypatch.setattr(backends, "load_engine", broken)

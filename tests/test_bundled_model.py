@@ -20,7 +20,8 @@ def test_default_is_bundled_and_within_budget():
     path = resolve_model("default")
     assert path == BUNDLED_DIR / f"{DEFAULT_MODEL}.safetensors"
     assert path.stat().st_size <= 10 * 2**20
-    model, spec, meta = load_model_file(path)
+    lm = load_model_file(path)
+    model, spec, meta = lm.module, lm.spec, lm.metadata
     assert spec.name == "dsrgan-lite-x4" and spec.detail_variant == "dsrgan"
     assert sum(p.numel() for p in model.parameters()) <= 2_500_000
     assert meta["training_stage"] == "gan"

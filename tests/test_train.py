@@ -159,7 +159,7 @@ def test_trunk_init_from_psnr_model_and_frozen_warmup(data, tmp_path):
 
     psnr = Trainer(tiny(data, tmp_path, "psnr_x4.yaml", "train.iterations=1"))
     model_file = psnr.fit()
-    rrdb, _spec, _meta = load_model_file(model_file)
+    rrdb = load_model_file(model_file).module
     cfg = tiny(data, tmp_path, "dsrgan_x4.yaml", f"init.trunk={model_file}", "train.warmup_frozen_trunk=2",
                "train.iterations=2")
     tr = Trainer(cfg)
@@ -190,7 +190,8 @@ def test_lite_run_with_validation_exports_a_model_with_training_info(data, tmp_p
                "log.val_every=2", "log.tensorboard=true", "train.iterations=2", tiny_model=False)
     tr = Trainer(cfg)
     out = tr.fit()
-    model, spec, meta = load_model_file(out)
+    lm = load_model_file(out)
+    model, spec, meta = lm.module, lm.spec, lm.metadata
     assert spec.name == "dsrgan-lite-x4" and meta["training_iterations"] == "2"
     assert meta["training_stage"] == "psnr" and "training_best_validation" in meta
     for n, p in model.state_dict().items():  # the export is the EMA model of the run

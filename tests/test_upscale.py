@@ -8,6 +8,7 @@ from PIL import Image
 from dsrgan.archs import ArchSpec, build
 from dsrgan.errors import DsrganError, ImageError
 from dsrgan.imaging import imresize_torch, read_image
+from dsrgan.inference.tiling import pad_borders
 from dsrgan.inference.upscaler import Upscaler
 
 TINY = ArchSpec("dsrgan", dict(num_feat=8, num_block=2, num_grow=4, up_channels=4, taps=(1, 2), detail_feat=4,
@@ -38,7 +39,8 @@ class BicubicX4(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def bicubic():
-    return Upscaler(BicubicX4(), ArchSpec("rrdbnet", {}, name="bicubic"), device="cpu", threads=1)
+    # pad 0: MATLAB's own border rule then holds exactly (mirrored context would change the border pixels)
+    return Upscaler(BicubicX4(), ArchSpec("rrdbnet", {}, name="bicubic"), device="cpu", threads=1, pad=0)
 
 
 def photo(shared_data, h, w):
@@ -185,12 +187,14 @@ def test_detail_strength_acts_only_through_the_detail_factor(tiny, rng):
     s0 = tiny.upscale_array(rgb, detail_strength=0.0, tile=0)
     s1 = tiny.upscale_array(rgb, detail_strength=1.0, tile=0)
     # the oracle: the generator's own detail output and attention on the whole image, I_SR = I_main * 2**(A x)
-    lr = torch.from_numpy(rgb.transpose(2, 0, 1))[None]
-    det = torch.from_numpy(tiny.detail_map(rgb).transpose(2, 0, 1))[None]
+    # (with the same mirrored border context, cropped off afterwards)
+    p, (h, w) = tiny.model.pad, rgb.shape[:2]
+    lr = torch.from_numpy(pad_borders(rgb, p).transpose(2, 0, 1))[None]
+    det = torch.from_numpy(pad_borders(tiny.detail_map(rgb), p).transpose(2, 0, 1))[None]
     with torch.no_grad():
-        main, detail_sr, att = tiny.model(lr, det, detail_strength=0.0, return_attention=True)
-    factor = torch.pow(2.0, att * torch.log2(detail_sr))[0, 0].numpy()
-    main = main[0].permute(1, 2, 0).numpy()
+        main, detail_sr, att = tiny.model.module(lr, det, detail_strength=0.0, return_attention=True)
+    factor = torch.pow(2.0, att * torch.log2(detail_sr))[0, 0].numpy()[4 * p:4 * (p + h), 4 * p:4 * (p + w)]
+    main = main[0].permute(1, 2, 0).numpy()[4 * p:4 * (p + h), 4 * p:4 * (p + w)]
     assert np.abs(s0 - np.clip(main, 0, 1)).max() < 1e-3
     assert np.abs(s1 - np.clip(main * factor[..., None], 0, 1)).max() < 1e-3
     differs = np.abs(s1 - s0).max(axis=2) > 1e-5
@@ -215,7 +219,7 @@ def test_tiled_matches_untiled_on_a_real_photo(shared_data):
     img = photo(shared_data, 48, 64)
     whole = up.upscale_array(img, tile=0)
     tiled = up.upscale_array(img, tile=40)
-    assert up.last_stats["tiles"] == 4
+    assert up.last_stats["tiles"] == 6  # 2 x 3 tiles over the 64 x 80 image with its mirrored border context
     assert np.abs(tiled - whole).max() < 1 / 255
 
 
@@ -237,7 +241,7 @@ class OOMAbove(BicubicX4):
 def test_out_of_memory_retries_with_smaller_tiles(bicubic, rng):
     img = rng.random((40, 40, 3), dtype=np.float32)
     model = OOMAbove(limit=500)
-    up = Upscaler(model, ArchSpec("rrdbnet", {}, name="oom"), device="cpu", threads=1)
+    up = Upscaler(model, ArchSpec("rrdbnet", {}, name="oom"), device="cpu", threads=1, pad=0)
     out = up.upscale_array(img, tile=0)
     assert model.sizes[0] == (1, 3, 40, 40) and up.last_stats["tile"] == 20  # whole image failed, then 20 px
     assert np.abs(out - bicubic.upscale_array(img, tile=0)).max() < 1e-4  # bicubic's support is 2 px < margin
@@ -246,7 +250,7 @@ def test_out_of_memory_retries_with_smaller_tiles(bicubic, rng):
     from dsrgan.inference.upscaler import OutOfMemoryError
 
     with pytest.raises(OutOfMemoryError, match="even with 16-pixel tiles"):
-        Upscaler(OOMAbove(limit=10), ArchSpec("rrdbnet", {}), device="cpu").upscale_array(img)
+        Upscaler(OOMAbove(limit=10), ArchSpec("rrdbnet", {}), device="cpu", pad=0).upscale_array(img)
 
 
 def test_detail_layer_is_computed_once_on_the_whole_image(rng, monkeypatch):
@@ -255,16 +259,19 @@ def test_detail_layer_is_computed_once_on_the_whole_image(rng, monkeypatch):
     real = up.detail_map
     monkeypatch.setattr(up, "detail_map", lambda rgb: calls.append(rgb.shape) or real(rgb))
     seen = []
-    forward = up.model.forward
-    monkeypatch.setattr(up.model, "forward", lambda lr, det, **kw: seen.append(det.clone()) or forward(lr, det, **kw))
+    net = up.model.module
+    forward = net.forward
+    monkeypatch.setattr(net, "forward", lambda lr, det, **kw: seen.append(det.clone()) or forward(lr, det, **kw))
     img = rng.random((40, 50, 3), dtype=np.float32)
     up.upscale_array(img, tile=24, tile_overlap=8)
-    assert calls == [(40, 50, 3)] and len(seen) == up.last_stats["tiles"] == 6
-    whole = real(img)[:, :, 0]  # each tile's detail input is a crop of the whole-image map
+    assert calls == [(40, 50, 3)] and len(seen) == up.last_stats["tiles"] == 12  # 3 x 4 over 56 x 66
+    # each tile's detail input is a crop of the whole-image map, mirrored out by the border context
+    whole = pad_borders(real(img), up.model.pad)[:, :, 0]
     th, tw = up.last_stats["tile_hw"]
     assert any(np.allclose(s[0, 0].numpy(), whole[:th, :tw]) for s in seen)
     assert any(np.allclose(s[0, 0].numpy(), whole[-th:, -tw:]) for s in seen)
-    assert not np.allclose(real(img[:th, :tw])[:, :, 0], whole[:th, :tw], atol=1e-3)  # a tile's own map differs
+    # a tile's own map differs from its crop of the whole-image one
+    assert not np.allclose(real(img[:th, :tw])[:, :, 0], real(img)[:th, :tw, 0], atol=1e-3)
 
 
 def test_default_overlap_follows_the_trunk_depth():

@@ -32,7 +32,7 @@ pytest.importorskip("uvicorn", reason="the web extra is not installed: pip insta
 from dsrgan.errors import DsrganError  # noqa: E402
 from dsrgan.web.app import LOOPBACK_HOSTS, create_app  # noqa: E402
 from dsrgan.web.config import ServeConfig  # noqa: E402
-from dsrgan.web.models import ModelPool  # noqa: E402
+from dsrgan.web.model_pool import ModelPool  # noqa: E402
 from dsrgan.web.pipeline import detail_for_display  # noqa: E402
 from dsrgan.web.server import BackgroundServer  # noqa: E402
 
@@ -161,7 +161,7 @@ def test_dns_rebinding_guard_refuses_foreign_host_header(start):
 
 def test_bundled_models_are_offered_once(tmp_path, monkeypatch):
     import dsrgan.weights.bundled as bundled
-    from dsrgan.web.models import _label, bundled_model_names
+    from dsrgan.web.model_pool import _label, bundled_model_names
 
     for name in (bundled.DEFAULT_MODEL, "other-x4"):
         (tmp_path / f"{name}.safetensors").write_bytes(b"x")

@@ -28,7 +28,7 @@ from test_web_api import tiny_model_file  # noqa: E402,F401 - shared fixture: a 
 
 from dsrgan.web.app import LOOPBACK_HOSTS, create_app  # noqa: E402
 from dsrgan.web.config import ServeConfig  # noqa: E402
-from dsrgan.web.models import ModelPool  # noqa: E402
+from dsrgan.web.model_pool import ModelPool  # noqa: E402
 from dsrgan.web.server import BackgroundServer  # noqa: E402
 
 CHROMIUM = os.environ.get("DSRGAN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -227,7 +227,7 @@ def test_screenshot_for_the_docs(browser, tiny_model_file, tmp_path):  # noqa: F
     source = Path(os.environ.get("DSRGAN_WEB_IMAGE") or SET5_WOMAN.with_name("babyx4.png"))
     if not source.is_file():
         pytest.skip(f"{source} is missing (set DSRGAN_WEB_IMAGE)")
-    from dsrgan.web.models import bundled_model_names
+    from dsrgan.web.model_pool import bundled_model_names
 
     with _serve(model, bundled_model_names(model)) as url:  # the model list as `dsrgan serve` offers it
         context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)

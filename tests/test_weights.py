@@ -57,8 +57,10 @@ def test_round_trip_identical_outputs(tmp_path):
     torch.manual_seed(0)
     model = _randomise(build(spec))
     path = save_model(tmp_path / "m.safetensors", model, spec, metadata={"training_iterations": 123, "note": "x"})
-    loaded, spec2, meta = load_model_file(path)
+    lm = load_model_file(path)
+    loaded, spec2, meta = lm.module, lm.spec, lm.metadata
     assert spec2 == spec and isinstance(loaded, DSRGANGenerator) and not loaded.training
+    assert lm.scale == 4 and lm.detail_variant == "dsrgan" and lm.detail_channels == 1
     lr, d = torch.rand(1, 3, 8, 8), 0.2 * torch.randn(1, 1, 8, 8)
     with torch.no_grad():
         for a, b in zip(model(lr, d), loaded(lr, d), strict=True):
@@ -165,7 +167,9 @@ def test_old_arch_and_basicsr_layouts_give_identical_outputs(tmp_path, reference
             outputs.append(net(lr))
     assert torch.equal(outputs[0], expected) and torch.equal(outputs[1], expected)
     # load_model_file infers the RRDBNet from an ESRGAN file too
-    model, spec, meta = load_model_file(tmp_path / "old.pth")
+    lm = load_model_file(tmp_path / "old.pth")
+    model, spec, meta = lm.module, lm.spec, lm.metadata
+    assert lm.detail_variant is None and lm.name == "old"
     assert spec.arch == "rrdbnet" and spec.params == dict(SMALL, in_channels=3, out_channels=3)
     assert meta["layout"] == "esrgan-old"
     with torch.no_grad():
@@ -242,8 +246,7 @@ def test_resolve_model(tmp_path, monkeypatch):
     save_model(tmp_path / "files" / "dsrgan-lite-x4.safetensors", build(spec), spec)
     assert resolve_model("default") == tmp_path / "files" / "dsrgan-lite-x4.safetensors"
     assert bundled_mod.bundled_models() == ["dsrgan-lite-x4"]
-    model, spec2, _ = load_model_file(resolve_model("default"))
-    assert spec2 == spec
+    assert load_model_file(resolve_model("default")).spec == spec
 
 
 def test_errors_are_dsrgan_errors():

@@ -3,13 +3,13 @@
 from dsrgan.archs.spec import PRESETS, ArchSpec
 
 __all__ = ["PRESETS", "ArchSpec", "build", "get_spec", "count_parameters", "RRDB", "RRDBNet", "DSRGANGenerator",
-           "VGGDiscriminator", "VGGFeatures", "AlexNetFeatures", "count_flops", "flops_per_lr_pixel"]
+           "VGGDiscriminator", "VGGFeatures", "AlexNetFeatures", "count_flops", "flops_per_lr_pixel", "LoadedModel"]
 
 _LAZY = {
     "build": "registry", "get_spec": "registry", "count_parameters": "registry", "RRDB": "blocks",
     "RRDBNet": "rrdbnet", "DSRGANGenerator": "dsrgan", "VGGDiscriminator": "discriminator",
     "VGGFeatures": "features", "AlexNetFeatures": "features", "count_flops": "flops",
-    "flops_per_lr_pixel": "flops",
+    "flops_per_lr_pixel": "flops", "LoadedModel": "loaded",
 }
 
 

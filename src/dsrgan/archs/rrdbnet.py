@@ -1,7 +1,7 @@
 """ESRGAN's RRDBNet x4, written so that its module names are the BasicSR ones.
 
 The same trunk (and the same names) is the SISR branch of the DSRGAN generator, which is how a PSNR-oriented
-ESRGAN checkpoint initialises DSRGAN directly (see dsrgan.weights.esrgan).
+ESRGAN checkpoint initialises DSRGAN directly (see dsrgan.archs.esrgan_keys).
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dsrgan.archs.blocks import RRDB, conv3x3
+
+# The module names of RRDBTrunk: the SISR branch shared by RRDBNet and the DSRGAN generator.
+TRUNK_PREFIXES = ("conv_first.", "body.", "conv_body.", "conv_up1.", "conv_up2.", "conv_hr.", "conv_last.")
 
 
 def upsample2(x: torch.Tensor) -> torch.Tensor:

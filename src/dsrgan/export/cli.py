@@ -45,7 +45,8 @@ def run(args) -> int:
     from dsrgan.export.onnx import OPSET, export_onnx
     from dsrgan.weights import load_model_file, resolve_model
 
-    model, spec, _meta = load_model_file(resolve_model(args.model), map_location="cpu")
+    loaded = load_model_file(resolve_model(args.model), map_location="cpu")
+    model, spec = loaded.module, loaded.spec
     graph = args.graph
     if graph == "auto":
         graph = "end-to-end" if spec.detail_variant in (None, "dsrgan") else "generator"

@@ -22,9 +22,9 @@ def load_model(name_or_path: str | os.PathLike = "default", *, device: str = "au
     from dsrgan.weights import load_model_file, resolve_model
 
     path = resolve_model(name_or_path)
-    model, spec, _metadata = load_model_file(path, map_location="cpu")
-    return Upscaler(model, spec, device=device, dtype=dtype, threads=threads, tile=tile, tile_overlap=tile_overlap,
-                    memory_budget=memory_budget, name=str(name_or_path), backend=backend)
+    model = load_model_file(path, map_location="cpu", name=str(name_or_path))
+    return Upscaler(model, device=device, dtype=dtype, threads=threads, tile=tile, tile_overlap=tile_overlap,
+                    memory_budget=memory_budget, backend=backend)
 
 
 def upscale(image, model: str | os.PathLike | Upscaler = "default", *, device: str = "auto", dtype: str = "auto",

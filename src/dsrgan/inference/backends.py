@@ -38,18 +38,19 @@ def _threads(threads: int | None) -> int:
 class TorchBackend:
     """PyTorch eager on the upscaler's device and dtype. On the CPU the convolutions run channels-last (NHWC):
     1.14x and 1.28x faster than NCHW for the lite model in two interleaved runs here; tracing and freezing the
-    graph (torch.jit.freeze + optimize_for_inference) was slower (0.91x) and costs a minute to prepare."""
+    graph (torch.jit.freeze + optimize_for_inference) was slower (0.91x) and costs a minute to prepare.
+    The network is the LoadedModel's own `run`."""
 
     name = "torch"
     supports_strength = True
 
-    def __init__(self, model, spec, device, dtype):
+    def __init__(self, model, device, dtype):
         import torch
 
         self.device, self.dtype = device, dtype
         self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-        self.model = model.to(memory_format=self.memory_format)
-        self.has_detail = spec.detail_variant is not None
+        model.module.to(memory_format=self.memory_format)
+        self.model = model
 
     def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
         import torch
@@ -59,10 +60,7 @@ class TorchBackend:
             return t.contiguous(memory_format=self.memory_format)
 
         with torch.inference_mode():
-            if not self.has_detail:
-                sr = self.model(tensor(lr))
-            else:
-                sr = self.model(tensor(lr), tensor(detail), detail_strength=strength)[0]
+            sr = self.model.run(tensor(lr), None if detail is None else tensor(detail), strength)
         return sr.float().cpu().numpy()
 
 
@@ -127,13 +125,14 @@ def candidates(name: str, device) -> list[str]:
     return list(ENGINE_ORDER) if device.type == "cpu" else ["torch"]
 
 
-def load_engine(name: str, model, spec, *, threads: int | None = None, notes: list[str] | None = None):
-    """An ONNX engine for `model`: exports it to the user cache on first use (once per model and version)."""
+def load_engine(name: str, model, *, threads: int | None = None, notes: list[str] | None = None):
+    """An ONNX engine for the LoadedModel `model`: exports its network to the user cache on first use (once per
+    model and version)."""
     from dsrgan.export.onnx import cache_dir, cached_engine_onnx
 
     if not available(name):
         raise BackendError(f"backend {name!r} is not installed (pip install 'dsrgan[fast]')")
-    onnx_path, fresh = cached_engine_onnx(model, spec)
+    onnx_path, fresh = cached_engine_onnx(model.module, model.spec)
     if fresh and notes is not None:
         notes.append(f"prepared {onnx_path.name} for the fast engines once (kept in {onnx_path.parent})")
     try:
@@ -144,9 +143,9 @@ def load_engine(name: str, model, spec, *, threads: int | None = None, notes: li
         raise BackendError(f"backend {name!r} could not load the model: {str(e).splitlines()[0][:200]}") from e
 
 
-def choose(name: str, model, spec, *, device, dtype, threads: int | None = None, notes: list[str] | None = None):
-    """The first engine of `candidates(name, device)` that loads. With `auto`, failures are appended to `notes`
-    and the next engine is tried; with an explicit name they raise BackendError."""
+def choose(name: str, model, *, device, dtype, threads: int | None = None, notes: list[str] | None = None):
+    """For a LoadedModel `model`, the first engine of `candidates(name, device)` that loads. With `auto`,
+    failures are appended to `notes` and the next engine is tried; with an explicit name they raise BackendError."""
     import torch
 
     order = candidates(name, device)
@@ -156,15 +155,15 @@ def choose(name: str, model, spec, *, device, dtype, threads: int | None = None,
         raise BackendError(f"backend {name!r} runs float32 only (use --dtype fp32, or --backend torch)")
     for engine in order:
         if engine == "torch":
-            return TorchBackend(model, spec, device, dtype)
+            return TorchBackend(model, device, dtype)
         try:
-            return load_engine(engine, model, spec, threads=threads, notes=notes)
+            return load_engine(engine, model, threads=threads, notes=notes)
         except DsrganError as e:
             if name != "auto":
                 raise
             if notes is not None:
                 notes.append(f"{engine} not used: {e}")
-    return TorchBackend(model, spec, device, dtype)
+    return TorchBackend(model, device, dtype)
 
 
 def describe_env() -> dict[str, str]:

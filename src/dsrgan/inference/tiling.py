@@ -19,6 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def pad_borders(a: np.ndarray, pad: int) -> np.ndarray:
+    """H x W (x C) -> (H + 2 pad) x (W + 2 pad) (x C), mirrored at the borders with the edge pixel repeated
+    (c b a | a b c), as MATLAB's imresize extends an image; an axis shorter than `pad` is mirrored again and again
+    (a 1-pixel axis becomes that pixel repeated)."""
+    if pad <= 0:
+        return a
+    return np.pad(a, [(pad, pad), (pad, pad)] + [(0, 0)] * (a.ndim - 2), mode="symmetric")
+
+
 def axis_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of equal-size tiles covering [0, length), neighbours overlapping by at least `overlap`.
 

@@ -19,9 +19,12 @@ import torch
 
 from dsrgan import options
 from dsrgan.archs.blocks import PixelLayerNorm
+from dsrgan.archs.loaded import LoadedModel
 from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsError
 from dsrgan.inference import convert
-from dsrgan.inference.tiling import Tile, TileGrid, run_tiled
+from dsrgan.inference.tiling import Tile, TileGrid, pad_borders, run_tiled
+
+DETAIL_ON_PADDED = False
 
 # Tile overlap in LR pixels, from the measured tiled-vs-untiled error on real photos (docs/upscaling.md): the
 # lite preset (6 blocks) is below 1/255 from 12 on, the full one (23 blocks) needs 24 (16 gives 3.5/255).
@@ -31,7 +34,7 @@ DEEP_BLOCKS = 8  # trunks with more RRDB blocks than this get DEEP_OVERLAP
 
 
 def default_overlap(spec) -> int:
-    blocks = int(getattr(spec, "params", {}).get("num_block", 23))
+    blocks = int(spec.params.get("num_block", 23))
     return DEEP_OVERLAP if blocks > DEEP_BLOCKS else DEFAULT_OVERLAP
 MIN_TILE = options.MIN_TILE
 # Largest tile on the CPU; in practice the memory budget below decides (lite: ~400, full: ~200).
@@ -85,53 +88,56 @@ class _Progress:
 class Upscaler:
     """A loaded model ready to upscale. Thread-compatible, not thread-safe (one image at a time).
 
-    `tile=None` picks the tile from a memory budget, `tile=0` runs the whole image at once.
+    `model` is a LoadedModel (or a bare network with its `spec`). `tile=None` picks the tile from a memory
+    budget, `tile=0` runs the whole image at once. `pad` (default: the model's) is the mirrored context added
+    around each image before the network and cropped after.
     """
 
-    def __init__(self, model: torch.nn.Module, spec, *, device="auto", dtype="auto", threads: int | None = None,
-                 tile: int | None = None, tile_overlap: int | None = None, memory_budget: int | None = None,
-                 name: str | None = None, backend: str = "torch"):
+    def __init__(self, model: LoadedModel | torch.nn.Module, spec=None, *, device="auto", dtype="auto",
+                 threads: int | None = None, tile: int | None = None, tile_overlap: int | None = None,
+                 memory_budget: int | None = None, name: str | None = None, pad: int | None = None,
+                 backend: str = "torch"):
         from dsrgan.inference import backends
         from dsrgan.utils.device import resolve_device, resolve_dtype, set_cpu_threads
 
         threads = options.threads(threads)
-        self.spec = spec
-        self.name = name or getattr(spec, "arch", type(model).__name__)
-        self.scale = int(spec.scale)
-        from dsrgan.detail.priors import prior_of
-
-        self.detail_prior = prior_of(getattr(spec, "detail_variant", None))  # None: no detail branch
-        self.detail_variant = None if self.detail_prior is None else self.detail_prior.name
+        if not isinstance(model, LoadedModel):
+            if spec is None:
+                raise TypeError("Upscaler needs a LoadedModel, or a network and its ArchSpec")
+            model = LoadedModel(model, spec)
+        elif spec is not None:
+            raise TypeError("a LoadedModel carries its spec; do not pass one")
+        if pad is not None:
+            model = model.with_pad(options.number(pad, "pad", lo=0, integer=True))
+        self.model = model
+        self.spec = model.spec
+        self.name = name or model.name
+        self.scale = model.scale
+        self.detail_prior = model.detail_prior  # None: no detail branch
+        self.detail_variant = model.detail_variant
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device, supports_fp16=bool(getattr(spec, "supports_fp16", False)),
-                                   supports_bf16=bool(getattr(spec, "supports_bf16", False))) \
+        self.dtype = resolve_dtype(dtype, self.device, supports_fp16=torch.float16 in model.dtypes,
+                                   supports_bf16=torch.bfloat16 in model.dtypes) \
             if not isinstance(dtype, torch.dtype) else dtype
         if self.device.type == "cpu":
             set_cpu_threads(threads)
-        self.model = model.eval().to(device=self.device, dtype=self.dtype)
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        model.to(self.device, self.dtype)
         # the engine that runs the network; torch also runs what the others cannot (detail_strength != 1)
         self.notes: list[str] = []  # why `auto` passed over an engine
-        self.torch_backend = backends.TorchBackend(self.model, spec, self.device, self.dtype)
-        self.backend = backends.choose(backend, self.model, spec, device=self.device, dtype=self.dtype,
-                                       threads=threads, notes=self.notes)
+        self.torch_backend = backends.TorchBackend(model, self.device, self.dtype)
+        self.backend = backends.choose(backend, model, device=self.device, dtype=self.dtype, threads=threads,
+                                       notes=self.notes)
         if self.backend.name == "torch":
             self.backend = self.torch_backend
         self.tile = options.tile(tile)
         overlap = options.tile_overlap(tile_overlap, self.tile)
-        self.tile_overlap = default_overlap(spec) if overlap is None else overlap
+        self.tile_overlap = default_overlap(model.spec) if overlap is None else overlap
         self.memory_budget = None if memory_budget is None else options.positive_int(memory_budget, "memory_budget")
         self._bytes_per_px: float | None = None
         self._tile_limit: int | None = None  # lowered after an out-of-memory retry, kept for later images
         self.last_stats: dict = {}
 
     # --- the network ----------------------------------------------------------------------------------------
-    def _call(self, lr: torch.Tensor, detail: torch.Tensor | None, strength: float) -> torch.Tensor:
-        if self.detail_variant is None:
-            return self.model(lr)
-        return self.model(lr, detail, detail_strength=strength)[0]
-
     def detail_map(self, rgb: np.ndarray) -> np.ndarray:
         """The detail layer the model's detail branch consumes for this LR image (H x W x C float32).
 
@@ -150,7 +156,7 @@ class Upscaler:
         """An upper bound of _bytes_per_pixel without running the network: every conv's output at output size.
         None for networks made of other layers (then only the probe knows)."""
         known = (torch.nn.Conv2d, torch.nn.LeakyReLU, torch.nn.ReLU, torch.nn.Sigmoid, PixelLayerNorm)
-        leaves = [m for m in self.model.modules() if not any(True for _ in m.children())]
+        leaves = [m for m in self.model.module.modules() if not any(True for _ in m.children())]
         if not leaves or not all(isinstance(m, known) for m in leaves):
             return None
         widest = max(m.out_channels for m in leaves if isinstance(m, torch.nn.Conv2d))
@@ -166,17 +172,16 @@ class Upscaler:
                     if torch.is_tensor(o):
                         largest[0] = max(largest[0], o.numel() * o.element_size())
 
-            leaves = [m for m in self.model.modules() if not any(True for _ in m.children())]
+            leaves = [m for m in self.model.module.modules() if not any(True for _ in m.children())]
             handles = [m.register_forward_hook(hook) for m in leaves]
             try:
                 n = 16
                 lr = torch.zeros(1, 3, n, n, device=self.device, dtype=self.dtype)
                 det = None
-                if self.detail_prior is not None:
-                    c = int(getattr(self.spec, "detail_channels", self.detail_prior.channels))
-                    det = torch.zeros(1, c, n, n, device=self.device, dtype=self.dtype)
+                if self.detail_variant is not None:
+                    det = torch.zeros(1, self.model.detail_channels, n, n, device=self.device, dtype=self.dtype)
                 with torch.inference_mode():
-                    self._call(lr, det, 1.0)
+                    self.model.run(lr, det, 1.0)
             except Exception as e:
                 if _is_oom(e):
                     raise self._oom_error(n) from e
@@ -223,7 +228,8 @@ class Upscaler:
         lr_all = rgb.transpose(2, 0, 1)[None]
         det_all = None if detail is None else detail.transpose(2, 0, 1)[None]
         out = None
-        tile, batch = self.plan(h, w, tile)
+        # planned on the image itself: its few pixels of border context do not tip a 512-px image into tiles
+        tile, batch = self.plan(h - 2 * self.model.pad, w - 2 * self.model.pad, tile)
         forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength))
         while True:
             grid = TileGrid(h, w, tile or max(h, w), overlap, self.scale)
@@ -279,11 +285,21 @@ class Upscaler:
         progress = options.callback(progress, "progress")
         premultiply = alpha is not None and bool((alpha < 1.0).any())
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
-        detail = self.detail_map(net_in) if self.detail_variant is not None else None
+        # Mirrored context around the image: the network then sees picture at every border, as in training,
+        # instead of its convs' zero padding (dark, wrong-coloured borders and tiny images). Cropped below.
+        pad, s = self.model.pad, self.scale
+        net_in = pad_borders(net_in, pad)
+        if self.detail_variant is None:
+            detail = None
+        elif DETAIL_ON_PADDED:
+            detail = self.detail_map(net_in)
+        else:
+            detail = pad_borders(self.detail_map(net_in[pad:pad + h, pad:pad + w]), pad)
         t1 = time.perf_counter()
-        self.last_stats = dict(detail_s=t1 - t0, backend=self.backend.name)
+        self.last_stats = dict(detail_s=t1 - t0, backend=self.backend.name, pad=pad)
         sr = self._run_network(net_in, detail, tile=tile, overlap=overlap, strength=float(detail_strength),
                                progress=progress)
+        sr = sr[pad * s:(pad + h) * s, pad * s:(pad + w) * s]
         t2 = time.perf_counter()
         alpha_sr = None
         if alpha is not None:

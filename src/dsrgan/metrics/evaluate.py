@@ -143,10 +143,12 @@ class ModelProducer(Producer):
         import dsrgan
 
         self.upscaler = dsrgan.load_model(name_or_path, device=device, dtype=dtype)
-        self.scale = int(self.upscaler.scale)
+        model = self.upscaler.model  # the LoadedModel: scale, spec, metadata, padding
+        self.scale = model.scale
         p = Path(name_or_path)
         self.label = p.stem if p.suffix else str(name_or_path)
-        self.description = f"dsrgan.load_model({str(name_or_path)!r})" + (f", tile {tile}" if tile else "")
+        self.description = (f"dsrgan.load_model({str(name_or_path)!r}): {model.spec.arch}, "
+                            f"{model.pad} px mirrored border context" + (f", tile {tile}" if tile else ""))
         self.tile = tile
 
     def __call__(self, lr_u8: np.ndarray) -> np.ndarray:

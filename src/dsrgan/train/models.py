@@ -7,11 +7,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dsrgan.archs.rrdbnet import TRUNK_PREFIXES
 from dsrgan.errors import CheckpointError, ConfigError
 from dsrgan.train.config import Config
-
-# Parameter name prefixes of the SISR trunk (RRDBNet and the DSRGAN generator share these names).
-TRUNK_PREFIXES = ("conv_first.", "body.", "conv_body.", "conv_up1.", "conv_up2.", "conv_hr.", "conv_last.")
 
 
 def build_generator(cfg: Config):
@@ -41,8 +39,7 @@ def _state_from_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from dsrgan.weights import load_model_file
 
-        model, _spec, _meta = load_model_file(path)
-        return model.state_dict()
+        return load_model_file(path).module.state_dict()
     from dsrgan.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(path)

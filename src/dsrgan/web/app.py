@@ -46,7 +46,7 @@ from dsrgan.errors import (
 from dsrgan.utils.atomic import abandoned, temp_tag
 from dsrgan.web.config import MB, ServeConfig
 from dsrgan.web.jobs import Job, JobQueue, QueueFullError
-from dsrgan.web.models import ModelPool
+from dsrgan.web.model_pool import ModelPool
 from dsrgan.web.pipeline import RESULT_FILES, JobInput, run_job
 
 log = logging.getLogger("dsrgan.web")

