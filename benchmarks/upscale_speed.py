@@ -264,8 +264,8 @@ def _engine_model(name: str):
     if name == "default":
         from dsrgan.weights import load_model_file, resolve_model
 
-        model, spec, _ = load_model_file(resolve_model("default"))
-        return model, spec
+        loaded = load_model_file(resolve_model("default"))
+        return loaded.module, loaded.spec
     torch.manual_seed(0)
     spec = SPECS[name]
     model = build(spec)

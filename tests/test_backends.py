@@ -120,7 +120,7 @@ def test_small_image_detail_map_agrees_with_the_numpy_path(reference):
 def test_whole_image_plan_needs_no_probe_when_the_bound_fits():
     up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend="torch")
     calls = []
-    up.model.register_forward_hook(lambda *a: calls.append(1))
+    up.model.module.register_forward_hook(lambda *a: calls.append(1))
     assert up.plan(64, 64) == (0, 1) and not calls  # tiny inputs start without a probe forward
     up.memory_budget = 10**5
     tile, _ = up.plan(64, 64)
