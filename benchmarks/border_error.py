@@ -2,13 +2,11 @@
 mirrored LR context the upscaler adds around an image), with the measures of benchmarks/artefacts.py.
 
     python benchmarks/border_error.py HR_DIR [--pads 0,2,4,8,16] [--models default,dsrgan-lite-x4-psnr]
-                                             [--detail pad-map|padded]
 
 LR = dsrgan's MATLAB-compatible bicubic of the HR image (cropped to a multiple of 4). Per model and pad: the mean
 absolute error (grey levels, RGB) of the outermost two output rows and columns and of the rest, their ratio per
 image (mean and worst; 1 = borders as good as the interior), and the largest error of the mean colour of a flat
-(200, 100, 50) input of 1x1, 2x2 and 3x7 pixels. `--detail padded` computes the detail map on the padded image
-instead of mirroring the map of the image itself (what the upscaler does).
+(200, 100, 50) input of 1x1, 2x2 and 3x7 pixels.
 """
 
 from __future__ import annotations
@@ -28,17 +26,14 @@ def main() -> None:
     ap.add_argument("hr", type=Path)
     ap.add_argument("--pads", default="0,2,4,8,16")
     ap.add_argument("--models", default="default,dsrgan-lite-x4-psnr")
-    ap.add_argument("--detail", choices=("pad-map", "padded"), default="pad-map")
     args = ap.parse_args()
 
     import dsrgan
     from dsrgan.imaging import imresize, read_image, to_uint8
-    from dsrgan.inference import upscaler as upscaler_mod
     from dsrgan.utils.files import list_images
     from dsrgan.utils.machine import describe
 
-    upscaler_mod.DETAIL_ON_PADDED = args.detail == "padded"
-    print(describe(), "| detail:", args.detail)
+    print(describe())
     images = []
     for f in list_images(args.hr):
         hr = to_uint8(read_image(f).rgb)

@@ -24,8 +24,6 @@ from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsErro
 from dsrgan.inference import convert
 from dsrgan.inference.tiling import Tile, TileGrid, pad_borders, run_tiled
 
-DETAIL_ON_PADDED = False
-
 # Tile overlap in LR pixels, from the measured tiled-vs-untiled error on real photos (docs/upscaling.md): the
 # lite preset (6 blocks) is below 1/255 from 12 on, the full one (23 blocks) needs 24 (16 gives 3.5/255).
 DEFAULT_OVERLAP = 16
@@ -287,14 +285,10 @@ class Upscaler:
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
         # Mirrored context around the image: the network then sees picture at every border, as in training,
         # instead of its convs' zero padding (dark, wrong-coloured borders and tiny images). Cropped below.
+        # The detail map is the image's own, mirrored: computing it on the mirrored image measured the same.
         pad, s = self.model.pad, self.scale
+        detail = None if self.detail_variant is None else pad_borders(self.detail_map(net_in), pad)
         net_in = pad_borders(net_in, pad)
-        if self.detail_variant is None:
-            detail = None
-        elif DETAIL_ON_PADDED:
-            detail = self.detail_map(net_in)
-        else:
-            detail = pad_borders(self.detail_map(net_in[pad:pad + h, pad:pad + w]), pad)
         t1 = time.perf_counter()
         self.last_stats = dict(detail_s=t1 - t0, backend=self.backend.name, pad=pad)
         sr = self._run_network(net_in, detail, tile=tile, overlap=overlap, strength=float(detail_strength),
