@@ -113,7 +113,7 @@ def test_engines_are_cpu_only_and_float32():
 def test_small_image_detail_map_agrees_with_the_numpy_path(reference):
     from dsrgan.detail import network_input
 
-    img = photo((50, 61))  # below SMALL_DETAIL_PX: the torch E; network_input: numba / numpy
+    img = photo((50, 61))  # below archs.loaded.SMALL_DETAIL_PX: the torch E; network_input: numba / numpy
     assert np.abs(reference.detail_map(img) - network_input(img, "dsrgan")).max() < 1e-4
 
 

@@ -25,6 +25,8 @@ from dsrgan.archs.spec import ArchSpec
 # is not. Measured on Set5 with both bundled models (docs/upscaling.md): 8 pixels bring the outermost rows and
 # columns to the interior's error.
 DEFAULT_PAD = 8
+# Below this many pixels the detail input is computed with the torch path (numba's start-up dominates there).
+SMALL_DETAIL_PX = 512 * 512
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -101,6 +103,10 @@ class LoadedModel:
         """H x W x 3 float RGB in [0, 1] -> the detail branch's input, H x W x detail_channels float32."""
         if self.detail_variant is None:
             raise ValueError(f"model {self.name!r} has no detail branch")
+        if rgb.shape[0] * rgb.shape[1] <= SMALL_DETAIL_PX and self.detail_prior.has_torch:
+            # torch is loaded already; numba's first call in a process costs more than this whole E
+            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]
+            return self.detail_prior.network_input_torch(x)[0].permute(1, 2, 0).float().numpy()
         return np.asarray(self.detail_prior.network_input(rgb), dtype=np.float32)
 
     def detail_input_torch(self, lr: torch.Tensor) -> torch.Tensor:

@@ -44,8 +44,6 @@ MAX_BATCH = 16
 PEAK_FACTOR = 12.0
 # The network's activations get at most this much host memory on the CPU (output buffers come on top).
 CPU_BUDGET_BYTES = 2 * 2**30
-# Below this many pixels the detail layer is computed with the torch path (numba's start-up dominates there).
-SMALL_DETAIL_PX = 512 * 512
 ALPHA_EPS = 1.0 / 1024  # below this upscaled alpha a pixel's colour is invisible; it is set to 0
 
 _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError)
@@ -143,12 +141,7 @@ class Upscaler:
         """
         if self.detail_prior is None:
             raise DsrganError(f"model {self.name!r} has no detail branch")
-        rgb = _check_rgb(rgb)
-        if rgb.shape[0] * rgb.shape[1] <= SMALL_DETAIL_PX and self.detail_prior.has_torch:
-            # torch is loaded already; numba's first call in a process costs more than this whole E
-            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-            return self.detail_prior.network_input_torch(x)[0].permute(1, 2, 0).float().numpy()
-        return np.asarray(self.detail_prior.network_input(rgb), dtype=np.float32)
+        return self.model.detail_input(_check_rgb(rgb))
 
     def _bytes_bound(self) -> float | None:
         """An upper bound of _bytes_per_pixel without running the network: every conv's output at output size.
