@@ -339,6 +339,7 @@ def engines_table(args) -> None:
                 gflops = flops * size * size / sec / 1e9
                 rows.append((spec.name or name, size, e, sec, 16 * size * size / 1e6 / sec, gflops, gflops,
                              rss / 2**30, err, best["torch"][0] / sec if "torch" in best else float("nan")))
+                print(f"done: {spec.name or name} {size}x{size} {e} {sec:.2f} s", file=sys.stderr, flush=True)
         if spec.name in ("dsrgan-x4", "esrgan-x4"):
             up = ups[engines[0]]
             for size in (1024, 2048):  # the default plan's extra work, and the blend's cost per output pixel
