@@ -11,8 +11,7 @@ falls back, with a note, when one is missing or fails to load.
 from __future__ import annotations
 
 import importlib.util
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dsrgan.errors import DsrganError
 
@@ -20,6 +19,9 @@ BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 # CPU engine order by measured speed (benchmarks/upscale_speed.py, docs/upscaling.md): OpenVINO ran the lite
 # and the full presets fastest, ONNX Runtime second; eager torch is the fallback.
 ENGINE_ORDER = ("openvino", "onnxruntime", "torch")
+if TYPE_CHECKING:  # numpy stays out of the CLI parser, which reads BACKENDS
+    import numpy as np
+
 _MODULE = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
 
 
@@ -79,6 +81,8 @@ class OnnxRuntimeBackend:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+        import numpy as np
+
         feed = {self.inputs[0]: np.ascontiguousarray(lr, dtype=np.float32)}
         if len(self.inputs) > 1:
             feed[self.inputs[1]] = np.ascontiguousarray(detail, dtype=np.float32)
@@ -102,6 +106,8 @@ class OpenVinoBackend:
         self.n_inputs = len(self.compiled.inputs)
 
     def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+        import numpy as np
+
         feed = [np.ascontiguousarray(lr, dtype=np.float32)]
         if self.n_inputs > 1:
             feed.append(np.ascontiguousarray(detail, dtype=np.float32))
