@@ -31,12 +31,20 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _default_stop_signals():
+    """A command started from a terminal: under nohup or as a background job of a script the test runner may
+    inherit ignored SIGHUP/SIGINT, which the command rightly keeps ignoring."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _start(tmp_path, out):
     src = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (12, 10, 3), dtype=np.uint8)).save(src)
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, "detail", str(src), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_stop_signals)
     assert proc.stdout.readline().strip() == "writing", proc.stderr.read()
     return src, proc
 
