@@ -120,12 +120,13 @@ def run(args) -> int:
     from dsrgan.data.store import mod_crop
     from dsrgan.imaging import read_image, to_uint8, write_image
     from dsrgan.utils.atomic import atomic_write_text
+    from dsrgan.utils.failures import FailureLog
 
     degrader = Degrader(settings, args.scale)
     settings_dict = to_dict(degrader.settings)
-    failed: list[tuple] = []
     done = 0
     bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(jobs) < 2)
+    failures = FailureLog("dsrgan degrade", bar)
     cache: tuple = (None, None)
     for src, rel, k, lr_path, meta_path in jobs:
         try:
@@ -144,13 +145,8 @@ def run(args) -> int:
             atomic_write_text(meta_path, json.dumps(record, indent=1) + "\n")
             done += 1
         except (DsrganError, OSError) as e:
-            reason = str(e).removeprefix(f"{src}: ")
-            failed.append((src, reason))
-            bar.write(f"dsrgan degrade: failed: {src}: {reason}", file=sys.stderr)
+            failures.note(src, e)
         bar.update(1)
     bar.close()
-    lines = [f"dsrgan degrade: {done} LR images written to {args.output} (preset {settings.preset}, seed "
-             f"{args.seed}), {len(failed)} failed, {time.perf_counter() - t0:.1f} s"]
-    lines += [f"  failed: {p}: {reason}" for p, reason in failed]
-    print("\n".join(lines), file=sys.stderr)
-    return 1 if failed else 0
+    return failures.finish(f"{done} LR images written to {args.output} (preset {settings.preset}, seed {args.seed}), "
+                           f"{len(failures)} failed, {time.perf_counter() - t0:.1f} s")

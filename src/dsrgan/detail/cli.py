@@ -96,6 +96,7 @@ def run(args) -> int:
     from dsrgan.detail.priors import get_prior
     from dsrgan.errors import DsrganError
     from dsrgan.imaging import read_image, write_image
+    from dsrgan.utils.failures import FailureLog
 
     t_start = time.perf_counter()
     prior = get_prior(args.variant)
@@ -106,6 +107,7 @@ def run(args) -> int:
     seen: dict[Path, Path] = {}
     done = skipped = 0
     bar = tqdm(total=len(triples), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(triples) < 2)
+    failures = FailureLog("dsrgan detail", bar, failed)
     for src, pic, raw in triples:
         try:
             outs = [pic] + ([raw] if raw is not None else [])
@@ -133,13 +135,8 @@ def run(args) -> int:
                 _save_npy(raw, detail)
             done += 1
         except (DsrganError, OSError) as e:
-            reason = str(e).removeprefix(f"{src}: ")
-            failed.append((src, reason))
-            bar.write(f"dsrgan detail: failed: {src}: {reason}", file=sys.stderr)
+            failures.note(src, e)
         bar.update(1)
     bar.close()
-    lines = [f"dsrgan detail: {done} done, {skipped} skipped (outputs exist; --overwrite replaces), {len(failed)} "
-             f"failed, {time.perf_counter() - t_start:.1f} s"]
-    lines += [f"  failed: {p}: {reason}" for p, reason in failed]
-    print("\n".join(lines), file=sys.stderr)
-    return 1 if failed else 0
+    return failures.finish(f"{done} done, {skipped} skipped (outputs exist; --overwrite replaces), {len(failures)} "
+                           f"failed, {time.perf_counter() - t_start:.1f} s")
