@@ -285,3 +285,18 @@ def test_errors_inside_optional_sections_name_the_key_and_its_valid_keys(monkeyp
         c.from_dict({"extra": {"levl": 2}})
     with pytest.raises(ConfigError, match=r"^extra: level: at most 5$"):
         c.from_dict({"extra": {"level": 9}})
+
+
+def test_on_and_off_are_words_not_booleans_in_choice_fields(tmp_path):
+    """YAML 1.1 reads on/off/yes/no as booleans; a choice field that offers "on"/"off" takes them as those words,
+    from --set and from a config file alike. Fields without such a choice still refuse a boolean."""
+    cfg = load_config(CONFIGS / "smoke.yaml", ["train.channels_last=on", "train.amp=off"])
+    assert (cfg.train.channels_last, cfg.train.amp) == ("on", "off")
+    child = tmp_path / "c.yaml"
+    child.write_text(f"inherit: {CONFIGS / 'smoke.yaml'}\ntrain: {{channels_last: off, amp: no}}\n")
+    cfg = load_config(child)
+    assert (cfg.train.channels_last, cfg.train.amp) == ("off", "off")
+    with pytest.raises(ConfigError, match="train.stage"):
+        load_config(CONFIGS / "smoke.yaml", ["train.stage=on"])
+    with pytest.raises(ConfigError, match="train.amp"):
+        load_config(CONFIGS / "smoke.yaml", ["train.amp=on"])  # amp has no "on"

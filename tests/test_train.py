@@ -445,3 +445,38 @@ def test_smoke_config_trains_validates_and_exports(tmp_path, monkeypatch):
     assert main(["train", "configs/smoke.yaml", "--set", f"log.root={tmp_path}", "--set", "log.progress=false"]) == 0
     meta = read_metadata(tmp_path / "smoke" / "model.safetensors")
     assert meta["training_iterations"] == "30" and "training_best_validation" in meta
+
+
+def test_a_stop_sent_to_the_process_group_checkpoints_despite_loader_workers(data, tmp_path):
+    """`kill -- -PGID`, `pkill -f` or a scheduler signal the loader workers too: they must not die under the trainer
+    (which then crashed with 'DataLoader worker ... is killed by signal' and lost the iterations since the last
+    checkpoint); the trainer finishes its step, writes a checkpoint and exits with 128 + signal."""
+    import signal
+    import time
+
+    def defaults():
+        os.setsid()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+
+    sets = [f"log.root={tmp_path / 'runs'}", f"data.cache_dir={data / 'cache'}", f"data.train=[{data / 'hr'}]",
+            "data.val=[]", "data.hr_patch=32", "data.num_workers=1", "train.batch_size=2", "train.iterations=100000",
+            "train.device=cpu", "train.threads=1", "log.progress=false", "log.tensorboard=false",
+            "log.print_every=1", "log.checkpoint_every=100000", f"model.params={TINY_TRUNK}"]
+    args = ["train", str(CONFIGS / "psnr_x4.yaml"), "--name", "group"] + [a for s in sets for a in ("--set", s)]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "dsrgan", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, preexec_fn=defaults)
+    log = tmp_path / "runs" / "group" / "train.log"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and "iter 3/" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "DataLoader worker" not in err
+    text = log.read_text()
+    assert "stopped at iteration" in text
+    stopped = int(text.split("stopped at iteration ")[1].split(":")[0])
+    assert (tmp_path / "runs" / "group" / "checkpoints" / f"iter_{stopped:08d}.pt").is_file()

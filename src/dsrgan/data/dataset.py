@@ -196,13 +196,16 @@ def prefer_fork_safe_numba() -> str | None:
 def worker_init(_worker_id: int) -> None:
     """One thread per DataLoader worker: parallelism comes from the workers, not from threads inside them.
 
-    Workers ignore Ctrl-C: the trainer finishes its step and writes a checkpoint first, then shuts them down.
+    Workers ignore Ctrl-C, SIGTERM and SIGHUP: a stop sent to the whole process group (Ctrl-C, `kill -- -PGID`,
+    `pkill -f`, a job scheduler) must not kill them under the trainer, which finishes its step and writes a
+    checkpoint first, then shuts them down. A worker still exits when the trainer dies.
     """
     import signal
 
     import torch
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     torch.set_num_threads(1)
     try:
         import cv2  # degradations: OpenCV's own thread pool would oversubscribe the cores as well

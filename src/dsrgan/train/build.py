@@ -177,7 +177,9 @@ def data(cfg: Config, nets: Networks, prec: Precision, dist: ddp.DistInfo, *, st
     workers = d.num_workers if d.num_workers >= 0 else default_workers(dist.world)
     extra = {}
     if workers > 0:
-        extra = dict(prefetch_factor=d.prefetch_factor, persistent_workers=True, worker_init_fn=worker_init,
+        # not persistent: fit() reads one endless iterator, and dropping it must end the workers (they ignore
+        # SIGTERM, so the interpreter's exit-time terminate() of leftover workers would wait forever)
+        extra = dict(prefetch_factor=d.prefetch_factor, persistent_workers=False, worker_init_fn=worker_init,
                      multiprocessing_context=mp_context)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.train.batch_size, sampler=sampler,
                                          num_workers=workers, drop_last=True,

@@ -281,12 +281,31 @@ def _old_format(raw: dict) -> None:
                           "the VGG design, set through model.discriminator_params): delete it")
 
 
+def _switch_words(raw, info):
+    """YAML 1.1 reads `on`/`off` (and yes/no) as booleans: give them back as the words a choice field expects."""
+    if not isinstance(raw, dict) or not isinstance(info, msgspec.inspect.StructType):
+        return raw
+    out = dict(raw)
+    for f in info.fields:
+        if f.name not in out:
+            continue
+        t, v = f.type, out[f.name]
+        if isinstance(t, msgspec.inspect.LiteralType) and isinstance(v, bool):
+            word = "on" if v else "off"
+            if word in t.values:
+                out[f.name] = word
+        elif isinstance(t, msgspec.inspect.StructType):
+            out[f.name] = _switch_words(v, t)
+    return out
+
+
 def from_dict(raw: dict) -> Config:
     raw = dict(raw)
     _old_format(raw)
     if isinstance(raw.get("data"), dict):  # a single folder where a list is expected
         raw["data"] = {k: [v] if k in ("train", "train_lr", "val") and isinstance(v, str) else v
                        for k, v in raw["data"].items()}
+    raw = _switch_words(raw, msgspec.inspect.type_info(Config))
     try:
         cfg = msgspec.convert(raw, Config, strict=False)  # strict=False: YAML 1.1 reads "1e-4" as a string
     except msgspec.ValidationError as e:

@@ -10,6 +10,7 @@ of the sample stream (see dsrgan.data.dataset.ResumableSampler).
 from __future__ import annotations
 
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from dsrgan.train.export import export_model, training_info
 from dsrgan.train.logger import RunLogger, image_grid
 from dsrgan.train.models import init_generator
 from dsrgan.train.step import GanStep, NonFiniteGuard, NonFiniteLossError, PsnrStep
+from dsrgan.utils.signals import Interrupted
 
 __all__ = ["Trainer", "NonFiniteLossError"]
 
@@ -184,7 +186,7 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count, t_last, it_last = 0, time.perf_counter(), self.iteration
         self._t_start = time.perf_counter()
-        self._stop_requested = False
+        self._stop_requested, self._stop_signal = False, signal.SIGINT
         self._catch_stop_signals()
         deadline = time.perf_counter() + 60.0 * t.time_limit_minutes if t.time_limit_minutes > 0 else None
         try:
@@ -199,7 +201,7 @@ class Trainer:
                 if not ddp.all_true(not self._stop_requested, self.dist, self.device):  # any rank asked
                     path = self._checkpoint()
                     self._say(f"stopped at iteration {self.iteration}: checkpoint {path}; continue with --resume auto")
-                    raise KeyboardInterrupt
+                    raise Interrupted(self._stop_signal)
                 terms = self.train_step(next(it_data))
                 self.progress.iteration += 1
                 for k, v in terms.items():
@@ -244,21 +246,20 @@ class Trainer:
 
     # --- stopping cleanly ----------------------------------------------------------------------------------------
     def request_stop(self, *_args) -> None:
-        """First Ctrl-C / SIGTERM: finish the current iteration, write a checkpoint, stop. A second one is the
+        """First Ctrl-C / SIGTERM / SIGHUP: finish the current iteration, write a checkpoint, stop. A second one is the
         default action (immediate), since the handlers are restored when the first one arrives."""
         self._stop_requested = True
+        self._stop_signal = _args[0] if _args else signal.SIGINT
         self._restore_signals()
 
     def _catch_stop_signals(self) -> None:
-        import signal
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._handlers = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            self._handlers = {s: signal.signal(s, self.request_stop)
+                              for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
     def _restore_signals(self) -> None:
-        import signal
-
         for sig, h in (self._handlers or {}).items():
             signal.signal(sig, h)
         self._handlers = None
