@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from dsrgan.archs.spec import ArchSpec
+
+if TYPE_CHECKING:  # torch loads with the network; the constants below stay importable without it
+    import numpy as np
+    import torch
+    from torch import nn
 
 # LR pixels of mirrored context the upscaler adds around an image before the network (and crops after): the
 # networks are trained on crops whose borders are real picture, while a conv's zero padding at the image border
@@ -73,6 +74,8 @@ class LoadedModel:
     @property
     def dtypes(self) -> tuple[torch.dtype, ...]:
         """Compute dtypes the network is known to run correctly in."""
+        import torch
+
         return (torch.float32, *([torch.bfloat16] if self.spec.supports_bf16 else []),
                 *([torch.float16] if self.spec.supports_fp16 else []))
 
@@ -84,11 +87,15 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
+        import torch
+
         p = next(self.module.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
 
     @property
     def dtype(self) -> torch.dtype:
+        import torch
+
         p = next(self.module.parameters(), None)
         return p.dtype if p is not None else torch.float32
 
@@ -103,6 +110,9 @@ class LoadedModel:
         """H x W x 3 float RGB in [0, 1] -> the detail branch's input, H x W x detail_channels float32."""
         if self.detail_variant is None:
             raise ValueError(f"model {self.name!r} has no detail branch")
+        import numpy as np
+        import torch
+
         if rgb.shape[0] * rgb.shape[1] <= SMALL_DETAIL_PX and self.detail_prior.has_torch:
             # torch is loaded already; numba's first call in a process costs more than this whole E
             x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None]

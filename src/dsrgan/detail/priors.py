@@ -40,8 +40,9 @@ class DetailPrior:
         """The raw detail layer of an RGB image, as `dsrgan detail --raw` saves it (float32)."""
         raise NotImplementedError
 
-    def network_input(self, rgb):
-        """H x W x C float32: what the generator's detail branch consumes for this image."""
+    def network_input(self, rgb, *, backend: str = "auto"):
+        """H x W x C float32: what the generator's detail branch consumes for this image. `backend`: E's
+        (dsrgan.detail.extract: auto, numpy, numba) where the prior is E; the others ignore it."""
         raise NotImplementedError
 
     def target(self, rgb):
@@ -103,10 +104,10 @@ class LogDetailPrior(DetailPrior):
 
         return extract_detail(rgb, method=method)
 
-    def network_input(self, rgb):
+    def network_input(self, rgb, *, backend: str = "auto"):
         from dsrgan.detail.extract import extract_detail
 
-        return extract_detail(rgb, return_log=True)[..., None]
+        return extract_detail(rgb, return_log=True, backend=backend)[..., None]
 
     def target(self, rgb):
         from dsrgan.detail.extract import extract_detail
@@ -155,7 +156,10 @@ class AdditivePrior(DetailPrior):
     def layer(self, rgb, *, method: str = "fgs"):  # method: E only
         return self._numpy(rgb)
 
-    network_input = target = _numpy
+    target = _numpy
+
+    def network_input(self, rgb, *, backend: str = "auto"):  # backend: E's only
+        return self._numpy(rgb)
 
     def network_input_torch(self, x):
         if self._torch_smoother is None:

@@ -73,6 +73,7 @@ class OnnxRuntimeBackend:
     def __init__(self, onnx_path, threads: int | None):
         import onnxruntime as ort
 
+        self.onnx_path = onnx_path  # the engine file it runs
         so = ort.SessionOptions()
         so.intra_op_num_threads = _threads(threads)
         so.inter_op_num_threads = 1
@@ -96,6 +97,7 @@ class OpenVinoBackend:
     def __init__(self, onnx_path, threads: int | None, cache: str | None):
         import openvino as ov
 
+        self.onnx_path = onnx_path  # the engine file it runs
         core = ov.Core()
         if cache:
             core.set_property({"CACHE_DIR": cache})  # compiled kernels are reused by the next process
@@ -134,19 +136,28 @@ def candidates(name: str, device) -> list[str]:
 def load_engine(name: str, model, *, threads: int | None = None, notes: list[str] | None = None):
     """An ONNX engine for the LoadedModel `model`: exports its network to the user cache on first use (once per
     model and version)."""
-    from dsrgan.export.onnx import cache_dir, cached_engine_onnx
+    from dsrgan.export.onnx import cached_engine_onnx
 
     if not available(name):
         raise BackendError(f"backend {name!r} is not installed (pip install 'dsrgan[fast]')")
     onnx_path, fresh = cached_engine_onnx(model.module, model.spec)
     if fresh and notes is not None:
         notes.append(f"prepared {onnx_path.name} for the fast engines once (kept in {onnx_path.parent})")
+    return open_engine(name, onnx_path, threads=threads)
+
+
+def open_engine(name: str, onnx_path, *, threads: int | None = None):
+    """The ONNX engine `name` on an engine file already written (no torch needed); BackendError if it fails."""
+    from dsrgan.export.onnx import cache_dir
+
     try:
         if name == "onnxruntime":
-            return OnnxRuntimeBackend(onnx_path, threads)
-        return OpenVinoBackend(onnx_path, threads, str(cache_dir() / "openvino"))
+            engine = OnnxRuntimeBackend(onnx_path, threads)
+        else:
+            engine = OpenVinoBackend(onnx_path, threads, str(cache_dir() / "openvino"))
     except (RuntimeError, OSError) as e:
         raise BackendError(f"backend {name!r} could not load the model: {str(e).splitlines()[0][:200]}") from e
+    return engine
 
 
 def choose(name: str, model, *, device, dtype, threads: int | None = None, notes: list[str] | None = None):

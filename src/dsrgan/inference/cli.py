@@ -3,7 +3,8 @@
 Real-ESRGAN's short forms work too (`-i INPUT -n MODEL -s OUTSCALE --ext auto --fp32`, default output folder
 `results`). Started by torchrun, the processes share the inputs (dsrgan.inference.shard).
 
-Stdlib only at import time: torch loads inside `run`.
+Stdlib only at import time: torch loads inside `run`, and not at all when the model's engine file is cached
+(dsrgan.inference.fastpath).
 """
 
 from __future__ import annotations
@@ -127,6 +128,25 @@ def check_outputs(args, pairs: list[tuple[Path, Path]]) -> set[Path]:
                               inputs=[i for i, _ in pairs])
 
 
+def open_fast(args):
+    """The model run by its cached engine file without torch (dsrgan.inference.fastpath), or None."""
+    from dsrgan.inference.fastpath import open_cached
+
+    return open_cached(args.model, device=args.device, dtype=args.dtype, backend=args.backend,
+                       threads=args.threads, detail_strength=args.detail_strength)
+
+
+def load_slow(args, device: str, threads: int | None):
+    """The model loaded with torch; when it runs on an engine, recorded so that the next run can skip torch."""
+    from dsrgan.inference.api import load_model
+    from dsrgan.inference.fastpath import remember
+    from dsrgan.weights.bundled import resolve_model
+
+    up = load_model(args.model, device=device, dtype=args.dtype, threads=threads, backend=args.backend)
+    remember(resolve_model(args.model), up)
+    return up
+
+
 def _fmt_time(s: float) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
@@ -136,7 +156,6 @@ def run(args) -> int:
 
     from dsrgan.errors import DsrganError
     from dsrgan.inference import shard
-    from dsrgan.inference.api import load_model
     from dsrgan.utils import ranks, signals
 
     t_start = time.perf_counter()
@@ -149,9 +168,10 @@ def run(args) -> int:
     if share.rank != 0:
         failed = []  # unreadable inputs are reported once, by rank 0
     shard.start(share)
-    device = shard.device_for(args.device, share)
-    up = load_model(args.model, device=device, dtype=args.dtype,
-                    threads=shard.threads_for(args.threads, device, share), backend=args.backend)
+    up = None if share.enabled else open_fast(args)
+    if up is None:
+        device = shard.device_for(args.device, share)
+        up = load_slow(args, device, shard.threads_for(args.threads, device, share))
     who = f"dsrgan upscale [{share.rank + 1}/{share.world}]" if share.enabled else "dsrgan upscale"
     for note in up.notes:
         print(f"{who}: note: {note}", file=sys.stderr)

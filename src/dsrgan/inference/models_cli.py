@@ -42,7 +42,7 @@ def _bundled_rows() -> list[dict]:
     from safetensors import safe_open
 
     from dsrgan.weights.bundled import BUNDLED_DIR, DEFAULT_MODEL, bundled_models
-    from dsrgan.weights.model_file import read_metadata
+    from dsrgan.weights.header import read_metadata
 
     rows = []
     for name in bundled_models():

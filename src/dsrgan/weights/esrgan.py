@@ -7,23 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from dsrgan.archs.esrgan_keys import load_esrgan_keys, unwrap
 from dsrgan.errors import CheckpointError
-
-
-def existing_file(path: str | os.PathLike) -> Path:
-    """`path` as a Path if it is a non-empty file, else a CheckpointError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"weight file not found: {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: the file is empty")
-    return path
+from dsrgan.weights.header import existing_file
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

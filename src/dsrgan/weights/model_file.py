@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from dsrgan.archs.loaded import LoadedModel
 from dsrgan.archs.spec import ArchSpec
 from dsrgan.errors import CheckpointError, ConfigError, DsrganError
+from dsrgan.weights.header import FORMAT, FORMAT_VERSION, read_metadata, spec_from_metadata
 
-FORMAT = "dsrgan-model"
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "PREFIX", "save_model", "read_metadata", "load_model_file"]
 PREFIX = "dsrgan."
 RESERVED = ("format", "format_version", "arch", "arch_params", "spec", "scale", "detail_variant", "preset",
             "dsrgan_version")
@@ -56,34 +58,6 @@ def save_model(path: str | os.PathLike, model: nn.Module, spec: ArchSpec | str, 
     return path
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata of a safetensors file (cheap: reads the header only)."""
-    from safetensors import safe_open
-
-    from dsrgan.weights.esrgan import existing_file
-
-    path = existing_file(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception as e:  # SafetensorError: bad header, truncated file, not safetensors at all
-        raise CheckpointError(f"{path}: not a valid safetensors file (truncated or corrupt header)") from e
-
-
-def _spec_from_metadata(meta: dict[str, str], path: Path) -> ArchSpec:
-    try:
-        version = int(meta.get("format_version", "0"))
-    except ValueError:
-        version = -1
-    if version < 1 or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: model file format version {meta.get('format_version')!r} is not supported "
-                              f"by this dsrgan (reads 1..{FORMAT_VERSION}; update dsrgan)")
-    try:
-        return ArchSpec.from_dict(json.loads(meta["spec"]))
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: damaged architecture metadata ({e})") from e
-
-
 def load_model_file(path: str | os.PathLike, map_location="cpu", *, name: str | None = None) -> LoadedModel:
     """Rebuild the network of a model file with no config, in eval mode, as a LoadedModel (module, spec,
     metadata, ...). `name` labels it (default: the preset name of its spec, else the file name).
@@ -100,7 +74,7 @@ def load_model_file(path: str | os.PathLike, map_location="cpu", *, name: str | 
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
         return _import_esrgan(path, map_location, name or path.stem)
-    spec = _spec_from_metadata(meta, path)
+    spec = spec_from_metadata(meta, path)
     try:
         model = build(spec)
     except DsrganError as e:

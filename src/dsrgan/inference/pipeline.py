@@ -1,0 +1,344 @@
+"""The upscale pipeline without the network: the steps for one image around whatever engine runs the network.
+
+Steps for one image: (alpha premultiplied if the image has transparency) -> detail layer of the WHOLE LR image
+(its filters are global, a tile would see a different one) -> mirrored border context -> the network tile by
+tile, blended on the CPU in float32 -> crop, clamp -> alpha un-premultiplied -> optional bicubic --outscale.
+See docs/upscaling.md.
+
+`Pipeline` is torch-free: `Upscaler` (dsrgan.inference.upscaler) fills it with a torch network and its engines;
+dsrgan.inference.fastpath with an engine file alone, so that a command can upscale without importing torch.
+A subclass provides `detail_map`, the memory estimates the tile plan reads (`_bytes_bound`, `_bytes_per_pixel`)
+and, where it has other engines, `_engine_for`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dsrgan import options
+from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsError
+from dsrgan.inference import convert
+from dsrgan.inference.tiling import Tile, TileGrid, pad_borders, run_tiled
+
+# Tile overlap in LR pixels, from the measured tiled-vs-untiled error on real photos (docs/upscaling.md): the
+# lite preset (6 blocks) is below 1/255 from 12 on, the full one (23 blocks) needs 24 (16 gives 3.5/255).
+DEFAULT_OVERLAP = 16
+DEEP_OVERLAP = 24
+DEEP_BLOCKS = 8  # trunks with more RRDB blocks than this get DEEP_OVERLAP
+
+
+def default_overlap(spec) -> int:
+    blocks = int(spec.params.get("num_block", 23))
+    return DEEP_OVERLAP if blocks > DEEP_BLOCKS else DEFAULT_OVERLAP
+
+
+MIN_TILE = options.MIN_TILE
+# Largest tile on the CPU; in practice the memory budget below decides (lite: ~400, full: ~200).
+CPU_TILE_CAP = 512
+CUDA_TILE_CAP = 1024
+MAX_BATCH = 16
+# Peak live activation memory of one forward / its largest single activation (measured on the lite and full
+# presets, 48-512 px: 6.8-11.0; docs/upscaling.md).
+PEAK_FACTOR = 12.0
+# The network's activations get at most this much host memory on the CPU (output buffers come on top).
+CPU_BUDGET_BYTES = 2 * 2**30
+ALPHA_EPS = 1.0 / 1024  # below this upscaled alpha a pixel's colour is invisible; it is set to 0
+
+
+class OutOfMemoryError(DsrganError):
+    """Even the smallest tile does not fit on the device."""
+
+
+def is_oom(e: BaseException) -> bool:
+    """Host memory exhausted (the CPU allocators report it as a plain RuntimeError)."""
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
+
+
+def available_host_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+class _Progress:
+    """Counts finished tiles and reports (done, total) to the caller's callback."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None):
+        self.total, self.callback, self.done = total, callback, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+class Pipeline:
+    """Upscales images with a network run by `self.backend` (`run(lr, detail, strength) -> sr`, numpy arrays).
+
+    What a subclass sets: `name`, `scale`, `pad` (mirrored context, LR pixels), `detail_prior` /
+    `detail_variant` (None: no detail branch), `backend`, `device` (for messages), `on_cuda`, `tile`,
+    `tile_overlap`, `memory_budget`; then `_init_state()`.
+    """
+
+    name: str
+    scale: int
+    pad: int
+    detail_prior = None
+    detail_variant: str | None = None
+    on_cuda = False
+
+    def _init_state(self) -> None:
+        self._bytes_per_px: float | None = None
+        self._tile_limit: int | None = None  # lowered after an out-of-memory retry, kept for later images
+        self.last_stats: dict = {}
+
+    # --- what a subclass provides ------------------------------------------------------------------------------
+    def detail_map(self, rgb: np.ndarray) -> np.ndarray:
+        """The detail layer the model's detail branch consumes for this LR image (H x W x C float32).
+
+        For the dsrgan variant this is x = log2 I_D (C = 1); for gif/msdm the signed detail D (C = 3).
+        """
+        raise NotImplementedError
+
+    def _bytes_bound(self) -> float | None:
+        """An upper bound of _bytes_per_pixel known without running the network; None: only the probe knows."""
+        return None
+
+    def _bytes_per_pixel(self) -> float:
+        """Estimated peak activation bytes per input pixel of one forward (batch 1)."""
+        raise NotImplementedError
+
+    def _engine_for(self, strength: float):
+        """The engine that runs a tile at this detail strength."""
+        if strength != 1.0 and not self.backend.supports_strength:
+            raise DsrganError(f"the {self.backend.name} engine runs the trained detail strength (1) only")
+        return self.backend
+
+    def _is_oom(self, e: BaseException) -> bool:
+        return is_oom(e)
+
+    def memory_estimates(self) -> dict[str, float | None]:
+        """What the tile plan knows of the network's memory: the bound (None: unknown) and the probed bytes per
+        input pixel (dsrgan.inference.fastpath keeps them for runs without torch)."""
+        return dict(bytes_bound=self._bytes_bound(), bytes_per_px=self._bytes_per_pixel())
+
+    # --- the plan ------------------------------------------------------------------------------------------------
+    def _budget(self) -> int:
+        if self.memory_budget:
+            return int(self.memory_budget)
+        return int(min(CPU_BUDGET_BYTES, 0.3 * available_host_memory()))
+
+    def plan(self, height: int, width: int, tile: int | None = None) -> tuple[int, int]:
+        """(tile, batch) for an LR image of this size; tile 0 means the whole image in one forward."""
+        tile = self.tile if tile is None else tile
+        if tile is None:
+            cap = CUDA_TILE_CAP if self.on_cuda else CPU_TILE_CAP
+            if self._tile_limit:
+                cap = min(cap, self._tile_limit)
+            bound = self._bytes_bound()
+            if bound and height <= cap and width <= cap and height * width * bound <= self._budget():
+                return 0, 1  # fits even by the bound: no probe forward (it costs a first pass)
+            max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
+            if height <= cap and width <= cap and height * width <= max_px:
+                return 0, 1
+            tile = max(MIN_TILE, min(cap, int(math.sqrt(max_px)) // 8 * 8))
+        elif self._tile_limit and (tile == 0 or tile > self._tile_limit):
+            tile = self._tile_limit
+        if tile == 0 or not self.on_cuda:
+            return tile, 1
+        # several tiles per forward keep a GPU busy; on the CPU a batch is no faster than its tiles in turn
+        max_px = self._budget() / self._bytes_per_pixel()
+        return tile, max(1, min(MAX_BATCH, int(max_px // (tile * tile))))
+
+    def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
+                     strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        lr_all = rgb.transpose(2, 0, 1)[None]
+        det_all = None if detail is None else detail.transpose(2, 0, 1)[None]
+        out = None
+        # planned on the image itself: its few pixels of border context do not tip a 512-px image into tiles
+        tile, batch = self.plan(h - 2 * self.pad, w - 2 * self.pad, tile)
+        forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength))
+        while True:
+            grid = TileGrid(h, w, tile or max(h, w), overlap, self.scale)
+            counter = _Progress(len(grid), progress)
+            self.last_stats.update(tile=tile, tile_hw=(grid.th, grid.tw), batch=batch, tiles=len(grid),
+                                   overlap=overlap, work=grid.processed_fraction)
+            try:
+                return run_tiled(forward, grid, 3, batch=batch, out=out, on_batch=counter)
+            except Exception as e:
+                if not self._is_oom(e):
+                    raise
+                tile, batch = self._smaller(tile or max(h, w), batch, e)
+
+    def _forward_tiles(self, lr_all: np.ndarray, det_all: np.ndarray | None, strength: float,
+                       tiles: list[Tile]) -> np.ndarray:
+        """Crop the tiles from the whole-image input (and whole-image detail map), run them as one batch."""
+        lr = np.concatenate([lr_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+        det = None
+        if det_all is not None:
+            det = np.concatenate([det_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
+        return self._engine_for(strength).run(lr, det, strength).transpose(0, 2, 3, 1)
+
+    def _oom_error(self, tile: int) -> OutOfMemoryError:
+        return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
+                                "(free memory, or use --device cpu)")
+
+    def _smaller(self, tile: int, batch: int, error: BaseException) -> tuple[int, int]:
+        """After running out of memory: halve the batch, else the tile; give up below MIN_TILE."""
+        if batch > 1:
+            return tile, batch // 2
+        if tile <= MIN_TILE:
+            raise self._oom_error(tile) from error
+        tile = max(MIN_TILE, tile // 2)
+        self._tile_limit = tile
+        return tile, 1
+
+    # --- arrays -----------------------------------------------------------------------------------------------
+    def _upscale_planes(self, rgb: np.ndarray, alpha: np.ndarray | None, *, tile, tile_overlap, detail_strength,
+                        outscale, progress, max_pixels=options.DEFAULT_MAX_PIXELS
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+        t0 = time.perf_counter()
+        h, w = rgb.shape[:2]
+        tile, detail_strength, outscale = options.tile(tile), options.detail_strength(detail_strength), \
+            options.outscale(outscale)
+        overlap = options.tile_overlap(tile_overlap, tile or self.tile)
+        overlap = self.tile_overlap if overlap is None else overlap
+        options.check_pixels(w, h, options.max_pixels(max_pixels), "image")
+        progress = options.callback(progress, "progress")
+        premultiply = alpha is not None and bool((alpha < 1.0).any())
+        net_in = rgb * alpha[:, :, None] if premultiply else rgb
+        # Mirrored context around the image: the network then sees picture at every border, as in training,
+        # instead of its convs' zero padding (dark, wrong-coloured borders and tiny images). Cropped below.
+        # The detail map is the image's own, mirrored: computing it on the mirrored image measured the same.
+        pad, s = self.pad, self.scale
+        detail = None if self.detail_variant is None else pad_borders(self.detail_map(net_in), pad)
+        net_in = pad_borders(net_in, pad)
+        t1 = time.perf_counter()
+        self.last_stats = dict(detail_s=t1 - t0, backend=self.backend.name, pad=pad)
+        sr = self._run_network(net_in, detail, tile=tile, overlap=overlap, strength=float(detail_strength),
+                               progress=progress)
+        sr = sr[pad * s:(pad + h) * s, pad * s:(pad + w) * s]
+        t2 = time.perf_counter()
+        alpha_sr = None
+        if alpha is not None or (outscale is not None and float(outscale) != self.scale):
+            from dsrgan.imaging import imresize  # numba: only when needed
+        if alpha is not None:
+            alpha_sr = imresize(alpha.astype(np.float32), output_shape=(h * self.scale, w * self.scale))
+            alpha_sr = alpha_sr.astype(np.float32, copy=False)
+            if premultiply:
+                # colour = premultiplied colour / alpha, both unclipped so that bicubic overshoot cancels; where
+                # alpha is ~0 the colour is invisible: 0
+                visible = alpha_sr > ALPHA_EPS
+                np.divide(sr, alpha_sr[:, :, None], out=sr, where=visible[:, :, None])
+                sr[~visible] = 0.0
+            np.clip(alpha_sr, 0.0, 1.0, out=alpha_sr)
+        np.clip(sr, 0.0, 1.0, out=sr)
+        if outscale is not None and float(outscale) != self.scale:
+            oh, ow = max(1, round(h * float(outscale))), max(1, round(w * float(outscale)))
+            sr = np.clip(imresize(sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+            if alpha_sr is not None:
+                alpha_sr = np.clip(imresize(alpha_sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+        self.last_stats.update(network_s=t2 - t1, total_s=time.perf_counter() - t0,
+                               premultiplied=premultiply)
+        return sr, alpha_sr
+
+    def upscale_array(self, rgb: np.ndarray, *, tile: int | None = None, tile_overlap: int | None = None,
+                      detail_strength: float = 1.0, outscale: float | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      max_pixels: int = options.DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """float32 H x W x 3 RGB in [0, 1] -> float32 (sH) x (sW) x 3 in [0, 1]."""
+        sr, _ = self._upscale_planes(check_rgb(rgb), None, tile=tile, tile_overlap=tile_overlap,
+                                     detail_strength=detail_strength, outscale=outscale, progress=progress,
+                                     max_pixels=max_pixels)
+        return sr
+
+    # --- any image -------------------------------------------------------------------------------------------
+    def upscale(self, image, *, output: str | os.PathLike | None = None, tile: int | None = None,
+                tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
+                overwrite: bool = True, quality: int = 95, progress: Callable[[int, int], None] | None = None,
+                max_pixels: int = options.DEFAULT_MAX_PIXELS):
+        """Upscale a path, a PIL image or a numpy array; returns the same kind.
+
+        A path is read with EXIF orientation applied and the result written to `output` (default: beside the
+        input as `<name>_x<scale>.png`); the output path is returned. Alpha, gray and 16-bit survive.
+        Float arrays (and PIL mode 'F') must hold values in [0, 1]; inputs above `max_pixels` are refused.
+        """
+        kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
+                      progress=progress, max_pixels=max_pixels)
+        is_path = isinstance(image, (str, os.PathLike))
+        if output is not None and not is_path:
+            raise OptionError("output= is for path inputs; a PIL image or array is returned, not written")
+        if is_path:
+            return self.upscale_file(image, output, overwrite=overwrite, quality=quality, **kwargs)
+        if isinstance(image, np.ndarray):
+            planes = convert.from_numpy(image)
+            rgb, alpha = self._upscale_planes(planes.rgb, planes.alpha, **kwargs)
+            return convert.to_numpy(rgb, alpha, planes, image.ndim)
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover - pillow is a dependency
+            Image = None
+        if Image is not None and isinstance(image, Image.Image):
+            planes, mode = convert.from_pil(image)
+            rgb, alpha = self._upscale_planes(planes.rgb, planes.alpha, **kwargs)
+            return convert.to_pil(rgb, alpha, planes, mode)
+        raise ImageError(f"cannot upscale a {type(image).__name__}: give a path, a PIL image or a numpy array")
+
+    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int = 95, flatten_alpha=None,
+                     **kwargs) -> Path:
+        """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path."""
+        from dsrgan.imaging import read_image, write_image
+        from dsrgan.utils.destinations import check_destination
+
+        path = Path(path)
+        quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
+        if output is not None and not isinstance(output, (str, os.PathLike)):
+            raise OptionError(f"output must be a path, got {type(output).__name__}")
+        if output is None:
+            s = options.outscale(kwargs.get("outscale")) or self.scale
+            output = path.with_name(f"{path.stem}_x{s:g}.png")
+        output = Path(output)
+        # every check before the compute, not after
+        if check_destination(output, overwrite=overwrite, inputs=(path,)) and not overwrite:
+            raise OutputExistsError(f"{output}: already exists (pass overwrite=True to replace it)")
+        img = read_image(path, max_pixels=options.max_pixels(kwargs.get("max_pixels", options.DEFAULT_MAX_PIXELS)))
+        rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
+        bit_depth = img.bit_depth
+        ext = output.suffix.lower()
+        if ext in (".jpg", ".jpeg", ".webp", ".bmp"):
+            bit_depth = 8  # 8-bit formats
+        if ext in (".jpg", ".jpeg") and alpha is not None:  # no alpha in JPEG: composite over white, not black
+            rgb *= alpha[:, :, None]
+            rgb += 1.0 - alpha[:, :, None]
+            alpha = None
+        # quantised here in bands: the float result is freed before encoding (8192^2 x 3 float32 = 805 MB)
+        pixels = convert.quantize(rgb, bit_depth, gray=img.grayscale)
+        del rgb
+        alpha_q = None if alpha is None else convert.quantize(alpha, bit_depth)
+        write_image(output, pixels, alpha=alpha_q, bit_depth=bit_depth, grayscale=img.grayscale, quality=quality,
+                    inputs=(path,), overwrite=overwrite)
+        return output
+
+
+
+def check_rgb(rgb) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ImageError(f"expected an H x W x 3 RGB array, got shape {rgb.shape}")
+    if rgb.dtype.kind != "f":
+        raise ImageError(f"expected a float RGB array in [0, 1], got dtype {rgb.dtype} (the upscale method takes "
+                         "uint8 and uint16 arrays)")
+    return convert.unit_float(rgb)
