@@ -86,7 +86,8 @@ def record_path(digest: str) -> Path:
 
 
 def torch_version() -> str | None:
-    """The installed torch's version, read from its package metadata (no import)."""
+    """The installed torch's version, read from its package metadata (no import; the record stores the same
+    reading, so that both sides compare like with like)."""
     try:
         return importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
@@ -114,7 +115,7 @@ def remember(model_path: Path, up) -> None:
     if onnx_path is None or up.on_cuda or up.dtype != torch.float32:
         return
     path = record_path(file_digest(model_path))
-    record = dict(version=RECORD_VERSION, engine_file=Path(onnx_path).name, torch=torch.__version__,
+    record = dict(version=RECORD_VERSION, engine_file=Path(onnx_path).name, torch=torch_version(),
                   graph_version=GRAPH_VERSION, pad=up.pad)
     old = _read_record(path)
     if old is not None and all(old.get(k) == v for k, v in record.items()):
