@@ -160,3 +160,35 @@ def test_torch_runs_leave_no_record(tiny_model_file, tmp_path, monkeypatch):
     assert main(["upscale", str(src), "-o", str(tmp_path / "o.png"), "--model", str(tiny_model_file),
                  "--backend", "torch", "--threads", "1"]) == 0
     assert not fastpath.record_path(fastpath.file_digest(tiny_model_file)).exists()
+
+
+@pytest.mark.parametrize("variant", ["gif", None])
+def test_other_detail_priors_and_plain_trunks(variant, tmp_path, monkeypatch):
+    """An additive detail prior (numpy guided filter) and a network without a detail branch take the path too."""
+    import torch
+
+    from dsrgan.archs import ArchSpec, build
+    from dsrgan.inference.api import load_model
+    from dsrgan.inference.cli import load_slow
+    from dsrgan.weights import save_model
+
+    monkeypatch.setenv("DSRGAN_CACHE_DIR", str(tmp_path / "cache"))
+    trunk = dict(num_feat=8, num_block=1, num_grow=4)
+    if variant is None:
+        spec = ArchSpec("rrdbnet", trunk, name="tiny-plain")
+    else:
+        spec = ArchSpec("dsrgan", dict(trunk, up_channels=4, taps=(1,), detail_feat=4, detail_grow=4,
+                                       detail_up_channels=4, attention_channels=4, fusion="add", detail_channels=3),
+                        detail_variant=variant, name=f"tiny-{variant}")
+    torch.manual_seed(1)
+    path = save_model(tmp_path / "m.safetensors", build(spec), spec)
+
+    class Args:
+        model, dtype, backend = str(path), "auto", "auto"
+
+    load_slow(Args, "cpu", 1)
+    up = fastpath.open_cached(str(path), **OPTS)
+    assert up is not None and up.detail_variant == variant
+    img = photo((21, 34)).astype(np.float32) / 255
+    ref = load_model(str(path), device="cpu", threads=1, backend="torch")
+    assert np.abs(up.upscale_array(img, outscale=2.5) - ref.upscale_array(img, outscale=2.5)).max() < 1 / 255
