@@ -242,7 +242,7 @@ def _conv_peak(threads: int, engines: list[str], folder: Path) -> dict[str, floa
         runs["onnxruntime"] = lambda: ort.session.run(None, {"x": xn})
     if "openvino" in engines:
         ov = backends.OpenVinoBackend(onnx_path, threads, None)
-        runs["openvino"] = lambda: ov.request.infer([xn])
+        runs["openvino"] = lambda: ov.run(xn, None)  # as the upscaler runs it
     out = {}
     with torch.inference_mode():
         for name, fn in runs.items():

@@ -125,3 +125,28 @@ def test_whole_image_plan_needs_no_probe_when_the_bound_fits():
     up.memory_budget = 10**5
     tile, _ = up.plan(64, 64)
     assert 0 < tile < 64 and calls  # a tight budget still measures and tiles
+
+
+@pytest.mark.skipif("openvino" not in ENGINES, reason="openvino is not installed")
+def test_openvino_compiles_recurring_shapes_for_their_size(monkeypatch):
+    up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend="openvino")
+    engine = up.backend
+    monkeypatch.setattr(engine, "FIXED_SHAPES", 1)
+    rng = np.random.default_rng(0)
+
+    def inputs(h, w):
+        return rng.random((1, 3, h, w), dtype=np.float32), 0.3 * rng.standard_normal((1, 1, h, w)).astype(np.float32)
+
+    a, b = inputs(20, 28), inputs(16, 16)
+    first = engine.run(*a)  # a shape's first call: the dynamic graph
+    assert not engine.fixed
+    second = engine.run(*a)  # its second: a compile for exactly this size
+    assert list(engine.fixed) == [(a[0].shape, a[1].shape)]
+    assert np.abs(second - first).max() < 1e-5 and second.shape == (1, 3, 80, 112)
+    with torch.inference_mode():
+        ref = up.model.run(torch.from_numpy(a[0]), torch.from_numpy(a[1]), 1.0).numpy()
+    assert np.abs(second - ref).max() < 1e-4
+    engine.run(*b)
+    engine.run(*b)  # a second recurring shape replaces the first (one kept here)
+    assert list(engine.fixed) == [(b[0].shape, b[1].shape)]
+    assert np.abs(engine.run(*a) - first).max() < 1e-5  # dropped shapes still run
