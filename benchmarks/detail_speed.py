@@ -171,22 +171,19 @@ def main(argv=None) -> int:
         ratio_rounds(fgs, lambda: extract_detail(img), args.rounds, args.repeat)
     if args.ratio_only:
         return 0
-    aht = np.empty((w, h), np.float32)
+    nblk = -(-h // fast.ROW_BLOCK)
+    ahb = np.zeros((nblk, w, fast.ROW_BLOCK), np.float32)
     av = np.empty((h, w), np.float32)
     x = np.empty((h, w), np.float32)
-    xt = np.empty((w, h), np.float32)
     k = luma_coefficients("bt601_full", 3, 1.0)
     flat = np.ascontiguousarray(img).reshape(h, -1)
     nthr = fast.thread_count(h, w)
     run = fast.run_parallel
     add("  stage: luma, V, weights, b (fused, one pass)",
-        lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, aht, av, xt), nthr))
-    add("  stage: one horizontal pass (output transposed)",
-        lambda: run(fast.sweep_pass, (xt, aht, 0.1, x, True, 0.0), nthr))
-    add("  stage: one vertical pass (output transposed)",
-        lambda: run(fast.sweep_pass, (x, av, 0.1, xt, True, 0.0), nthr))
-    add("  stage: last vertical pass (in place, exp2 fused)",
-        lambda: run(fast.sweep_pass, (x, av, 0.001, x, False, 1.0), nthr))
+        lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, ahb, av, x), nthr))
+    add("  stage: one horizontal pass (row_pass, in place)", lambda: run(fast.row_pass, (x, ahb, 0.1), nthr))
+    add("  stage: one vertical pass (column_pass, in place)", lambda: run(fast.column_pass, (x, av, 0.1, 0.0), nthr))
+    add("  stage: last vertical pass (exp2 fused)", lambda: run(fast.column_pass, (x, av, 0.001, 1e-6), nthr))
     if not args.skip_slow:
         add("E numpy float64 reference", lambda: extract_detail(img, backend="numpy"), 3)
         add("E exact (sparse CG, rtol 1e-12)", lambda: extract_detail(img, method="exact"), 1)
@@ -225,7 +222,7 @@ def main(argv=None) -> int:
 
     one, allt = bandwidth_gbs("")
     # bytes the numba design must move at least: prep reads RGB (3 B/px) and writes a_h, a_v, b (12 B/px);
-    # each of the 8 passes reads x and its weights and writes x (12 B/px); the exponent is fused into the last
+    # each of the 8 passes reads x and its weights and writes x back in place (12 B/px); the exponent is fused
     traffic = h * w * (3 + 12 + 8 * 12)
     bound = traffic / (allt * 1e9) * 1e3
     print(f"memory bandwidth (copy, read+write): {one:.1f} GB/s one thread, {allt:.1f} GB/s all threads")

@@ -31,9 +31,81 @@ def test_matches_reference(shape):
 
 
 def test_row_group_and_column_block_edges():
-    # sizes just past multiples of the sweep block (32 lines) in both directions: partial blocks are exercised
-    img = synthetic_image(fast.BLOCK * 2 + 1, fast.BLOCK * 3 + 5, seed=2)
+    # sizes just past multiples of the row and column blocks: partial blocks and partial 8 x 8 tiles are exercised
+    img = synthetic_image(fast.ROW_BLOCK * 2 + 1, fast.COL_BLOCK + 5, seed=2)
     assert np.abs(numba_x(img) - ref(img)).max() <= TOL_X
+
+
+def test_transpose_tile():
+    from numba import njit
+
+    @njit
+    def tiles(src, dst, si, sj, di, dj):
+        fast._transpose8(src, si, sj, dst, di, dj)
+
+    src = np.random.default_rng(0).random((20, 27)).astype(np.float32)
+    dst = np.zeros((30, 19), np.float32)
+    tiles(src, dst, 3, 19, 21, 11)  # the tile touching the source's last column and the destination's last row
+    expect = np.zeros_like(dst)
+    expect[21:29, 11:19] = src[3:11, 19:27].T
+    assert np.array_equal(dst, expect)
+
+
+def _weights(rng, shape):
+    """Edge weights as prepare leaves them: >= 0, and 0 on the missing last edge of every line."""
+    return (rng.random(shape) * 0.5).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (31, 8), (33, 17), (fast.ROW_BLOCK, 64), (70, 131)])
+def test_row_and_column_passes_match_the_reference_solver(shape):
+    from dsrgan.detail import core
+
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    d = rng.standard_normal(shape).astype(np.float32)
+    ah = _weights(rng, shape)
+    av = _weights(rng, shape)
+    ah[:, -1] = 0
+    av[-1, :] = 0
+    nblk = -(-h // fast.ROW_BLOCK)
+    ahb = np.zeros((nblk, w, fast.ROW_BLOCK), np.float32)  # the per-row-block transposed layout of prepare
+    for g in range(nblk):
+        rows = ah[g * fast.ROW_BLOCK:(g + 1) * fast.ROW_BLOCK]
+        ahb[g, :, :rows.shape[0]] = rows.T
+    lt = 0.7
+    for nchunks in (1, 3):  # the thread shares must not change a single bit
+        x = d.copy()
+        for chunk in range(nchunks):
+            fast.row_pass(x, ahb, lt, chunk, nchunks)
+        expect = core.solve_lines(d, lt * ah.astype(np.float64), axis=1)
+        assert np.abs(x - expect).max() <= 1e-5 * max(1.0, np.abs(expect).max())
+        if nchunks == 1:
+            rows_once = x.copy()
+        else:
+            assert np.array_equal(x, rows_once)
+        y = d.copy()
+        for chunk in range(nchunks):
+            fast.column_pass(y, av, lt, 0.0, chunk, nchunks)
+        expect = core.solve_lines(d, lt * av.astype(np.float64), axis=0)
+        assert np.abs(y - expect).max() <= 1e-5 * max(1.0, np.abs(expect).max())
+        z = d.copy()
+        for chunk in range(nchunks):
+            fast.column_pass(z, av, lt, 1.0, chunk, nchunks)  # the fused exponent: 2**y
+        assert np.abs(z / np.exp2(y) - 1).max() <= 1e-6
+
+
+def test_threads_do_not_change_the_result():
+    img = synthetic_image(300, 2 * fast.COL_BLOCK + 20, seed=9)  # above SERIAL_PIXELS: two threads where there are
+    import numba
+
+    saved = numba.config.NUMBA_NUM_THREADS
+    try:
+        numba.config.NUMBA_NUM_THREADS = 1
+        one = numba_x(img)
+    finally:
+        numba.config.NUMBA_NUM_THREADS = saved
+    assert np.array_equal(numba_x(img), one)
+    assert np.abs(one - ref(img)).max() <= TOL_X
 
 
 def test_constant_is_exactly_one_and_mean_is_zero():

@@ -8,10 +8,11 @@ Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured 
 - prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
           log2 is a polynomial on the float32 bit pattern (libm log2f is scalar here: no SVML), within 4 ulp.
 - sweeps: Thomas over a block of 64 lines at once, so that each elimination step is a contiguous SIMD loop
-          across lines. Each pass writes its result transposed, so the next pass (the other direction) again
-          sweeps down axis 0: horizontal and vertical passes are the same kernel and no transpose is separate.
-          Input rows are prefetched explicitly (they lie a page apart) and the transposed write goes tile by
-          tile through L1.
+          across lines. Everything stays in the image's own row-major layout and every pass works in place:
+          the vertical pass steps down the rows of a block of columns; the horizontal pass moves a block of
+          rows through a small tile 8 columns at a time with 8 x 8 shuffle transposes, its weights being
+          stored per row block already transposed. (Passes that wrote their result transposed into another
+          array spent half their time on those scattered stores.)
 - exp:    base**x with a polynomial exp2 on the bit pattern, fused into the last pass.
 """
 
@@ -30,9 +31,8 @@ from dsrgan.detail.core import lambda_schedule
 from dsrgan.detail.inputs import check_image, check_options, luma_coefficients
 from dsrgan.utils.machine import usable_cores
 
-BLOCK = 64  # lines solved together in a sweep (SIMD lanes; 256 bytes of float32 per step; 32 and 128 were slower)
-PREP_ROWS = 64  # rows whose a_h and b are written out transposed together (256 bytes per column; 32: slower)
-TILE = 64  # rows of a sweep's result transposed at a time: a TILE x BLOCK tile (16 KB) stays in L1
+ROW_BLOCK = 32  # rows solved together by row_pass (SIMD lanes; a multiple of 8, see _transpose8)
+COL_BLOCK = 128  # columns solved together by column_pass
 PREFETCH_ROWS = 16  # how far ahead a sweep asks for its input rows (8, 16 and 32 measured: 16 best)
 # error_model="numpy" everywhere: with numba's default ("python") every division checks for zero and no loop
 # with a division is vectorised (measured: scalar vdivss only); our divisors are all >= 1 or > eps
@@ -57,6 +57,59 @@ def _prefetch(typingctx, ary, i, j):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             "llvm.prefetch.p0")
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# shuffle masks of the 8 x 8 transpose: each picks 8 of the 16 lanes of two <8 x float> vectors
+_UNPACK_LO = [0, 8, 1, 9, 4, 12, 5, 13]  # interleave elements 0, 1 of each 128-bit half (unpcklps)
+_UNPACK_HI = [2, 10, 3, 11, 6, 14, 7, 15]  # elements 2, 3 (unpckhps)
+_PAIRS_LO = [0, 1, 8, 9, 4, 5, 12, 13]  # pairs 0 of each half (shufps)
+_PAIRS_HI = [2, 3, 10, 11, 6, 7, 14, 15]  # pairs 1
+_HALVES_LO = [0, 1, 2, 3, 8, 9, 10, 11]  # the low 128-bit halves of both (vperm2f128)
+_HALVES_HI = [4, 5, 6, 7, 12, 13, 14, 15]
+
+
+def _is_c_float32_matrix(ty) -> bool:
+    return isinstance(ty, types.Array) and ty.ndim == 2 and ty.dtype == types.float32 and ty.layout == "C"
+
+
+@intrinsic
+def _transpose8(typingctx, src, si, sj, dst, di, dj):
+    """dst[di + c, dj + r] = src[si + r, sj + c] for r, c < 8: an 8 x 8 float32 tile in 8 vector loads, 24
+    shuffles and 8 vector stores (numba has no shuffles; element by element a transpose costs an address
+    computation and a scalar store per value).
+
+    No bounds checks: the caller guarantees that the whole tile lies inside both arrays (C-contiguous float32
+    matrices; anything else does not compile)."""
+    if not (_is_c_float32_matrix(src) and _is_c_float32_matrix(dst)):
+        return None
+    sig = types.void(src, si, sj, dst, di, dj)
+
+    def codegen(context, builder, signature, args):
+        sty, dty = signature.args[0], signature.args[3]
+        sarr = context.make_array(sty)(context, builder, args[0])
+        darr = context.make_array(dty)(context, builder, args[3])
+        vptr = ir.PointerType(ir.VectorType(ir.FloatType(), 8))
+        si_, sj_, di_, dj_ = (context.cast(builder, args[n], signature.args[n], types.intp) for n in (1, 2, 4, 5))
+
+        def row(ty, arr, i, j, r):
+            idx = [builder.add(i, ir.Constant(i.type, r)), j]
+            return builder.bitcast(cgutils.get_item_pointer(context, builder, ty, arr, idx, wraparound=False), vptr)
+
+        def shuf(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), mask))
+
+        rows = [builder.load(row(sty, sarr, si_, sj_, r), align=4) for r in range(8)]
+        lo = [shuf(rows[r], rows[r + 1], _UNPACK_LO) for r in range(0, 8, 2)]
+        hi = [shuf(rows[r], rows[r + 1], _UNPACK_HI) for r in range(0, 8, 2)]
+        # quad[h][c]: column c (and c + 4 in the upper half) of rows 4h .. 4h+3
+        quad = [[shuf(lo[q], lo[q + 1], _PAIRS_LO), shuf(lo[q], lo[q + 1], _PAIRS_HI),
+                 shuf(hi[q], hi[q + 1], _PAIRS_LO), shuf(hi[q], hi[q + 1], _PAIRS_HI)] for q in (0, 2)]
+        for c in range(4):
+            builder.store(shuf(quad[0][c], quad[1][c], _HALVES_LO), row(dty, darr, di_, dj_, c), align=4)
+            builder.store(shuf(quad[0][c], quad[1][c], _HALVES_HI), row(dty, darr, di_, dj_, c + 4), align=4)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -158,14 +211,14 @@ def _luma_row(img, y, out, k0, k1, k2, off):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nchunks):
+def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ahb, av, b, chunk, nchunks):
     """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
 
-    a_h and b are written transposed (W x H: the horizontal sweeps run down the columns of that layout, see
-    sweep_pass), a_v as is (H x W); weights are 0 on the missing last-column / last-row edges. Rows are split
-    into `nchunks` blocks and this call does block `chunk` (one per thread, see run_parallel); each block
-    recomputes the one vertical edge above it, so no other image-sized array is written. Every inner loop is a
-    plain SIMD loop except the transposed stores.
+    b and a_v are H x W; a_h goes to ahb, by blocks of ROW_BLOCK rows, transposed: ahb[g, x, i] is the weight of
+    the edge (x, x+1) on row g * ROW_BLOCK + i (the layout row_pass streams). Weights are 0 on the missing
+    last-column / last-row edges. Rows are split into `nchunks` blocks and this call does block `chunk` (one
+    per thread, see run_parallel); each block recomputes the one vertical edge above it, so no other
+    image-sized array is written. Every inner loop is a plain SIMD loop except the transposes of a_h.
     """
     h, w = av.shape
     k0f = np.float32(k0)
@@ -177,148 +230,196 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, aht, av, bt, chunk, nc
     lamf = np.float32(lam)
     gmf = np.float32(gamma)
     zero = np.float32(0.0)
-    for blk in range(chunk, chunk + 1):
-        r0 = blk * h // nchunks
-        r1 = (blk + 1) * h // nchunks
-        if r0 >= r1:
-            continue
-        lcur = np.empty(w, np.float32)
-        lnext = np.empty(w, np.float32)
-        gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
-        gv = np.empty(w, np.float32)
-        gh = np.empty(w + 1, np.float32)  # gh[x+1] = a_h V_h on the edge (x, x+1); gh[0] = gh[w] = 0
-        abuf = np.empty((PREP_ROWS, w), np.float32)  # a_h and b of up to PREP_ROWS rows, stored transposed
-        bbuf = np.empty((PREP_ROWS, w), np.float32)
-        gh[0] = zero
-        gh[w] = zero
-        _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
-        if r0 > 0:
-            _luma_row(img, r0 - 1, lnext, k0f, k1f, k2f, off)
-            _edges(lnext, lcur, s, gmf, g075, epsf, gv, gv_prev, 0)  # gv is scratch here
-        for y in range(r0, r1):
-            avrow = av[y]
-            if y + 1 < h:
-                _luma_row(img, y + 1, lnext, k0f, k1f, k2f, off)
-                _edges(lcur, lnext, s, gmf, g075, epsf, avrow, gv, 0)
-            else:
-                for x in range(w):
-                    avrow[x] = zero
-                    gv[x] = zero
-            r = (y - r0) % PREP_ROWS
-            arow = abuf[r]
-            brow = bbuf[r]
-            _edges(lcur[:w - 1], lcur[1:], s, gmf, g075, epsf, arow[:w - 1], gh, 1)
-            arow[w - 1] = zero
+    r0 = chunk * h // nchunks
+    r1 = (chunk + 1) * h // nchunks
+    if r0 >= r1:
+        return
+    lcur = np.empty(w, np.float32)
+    lnext = np.empty(w, np.float32)
+    gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
+    gv = np.empty(w, np.float32)
+    gh = np.empty(w + 1, np.float32)  # gh[x+1] = a_h V_h on the edge (x, x+1); gh[0] = gh[w] = 0
+    abuf = np.empty((ROW_BLOCK, w), np.float32)  # a_h of the rows of one row block, until it is transposed out
+    gh[0] = zero
+    gh[w] = zero
+    w8 = w - w % 8
+    _luma_row(img, r0, lcur, k0f, k1f, k2f, off)
+    if r0 > 0:
+        _luma_row(img, r0 - 1, lnext, k0f, k1f, k2f, off)
+        _edges(lnext, lcur, s, gmf, g075, epsf, gv, gv_prev, 0)  # gv is scratch here
+    for y in range(r0, r1):
+        avrow = av[y]
+        if y + 1 < h:
+            _luma_row(img, y + 1, lnext, k0f, k1f, k2f, off)
+            _edges(lcur, lnext, s, gmf, g075, epsf, avrow, gv, 0)
+        else:
             for x in range(w):
-                brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
-            if r == PREP_ROWS - 1 or y == r1 - 1:  # write the block of rows out transposed, 128 bytes per column
-                ys = y - r
-                n = r + 1
+                avrow[x] = zero
+                gv[x] = zero
+        i = y % ROW_BLOCK
+        arow = abuf[i]
+        brow = b[y]
+        _edges(lcur[:w - 1], lcur[1:], s, gmf, g075, epsf, arow[:w - 1], gh, 1)
+        arow[w - 1] = zero
+        for x in range(w):
+            brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
+        if i == ROW_BLOCK - 1 or y == r1 - 1:  # the block's rows so far go out transposed
+            blk = ahb[y // ROW_BLOCK]
+            i0 = max(r0, y - i) % ROW_BLOCK
+            if i0 == 0 and i == ROW_BLOCK - 1:
+                for x in range(0, w8, 8):
+                    for r in range(0, ROW_BLOCK, 8):
+                        _transpose8(abuf, r, x, blk, x, r)
+                for x in range(w8, w):
+                    for r in range(ROW_BLOCK):
+                        blk[x, r] = abuf[r, x]
+            else:  # a block shared with the neighbouring chunk, or the image's last one
                 for x in range(w):
-                    arow_t = aht[x, ys:ys + n]  # row slices: no negative-index wraparound per element
-                    brow_t = bt[x, ys:ys + n]
-                    for i in range(n):
-                        arow_t[i] = abuf[i, x]
-                        brow_t[i] = bbuf[i, x]
-            for x in range(w):
-                gv_prev[x] = gv[x]
-                lcur[x] = lnext[x]
+                    for r in range(i0, i + 1):
+                        blk[x, r] = abuf[r, x]
+        for x in range(w):
+            gv_prev[x] = gv[x]
+            lcur[x] = lnext[x]
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _eliminate(sk, ck_row, ltf, cpk, ybk, pc, pcp, py, n):
+    """One forward step of the Thomas algorithm on n lanes: pc, pcp, py carry the previous step's weight,
+    elimination coefficient and value (all 0 before the first step, which makes the first step the plain
+    1 / (1 + c) one). Carried in small per-lane arrays rather than read back from the previous row: LLVM
+    cannot prove two rows of one array distinct and would not vectorise."""
+    one = np.float32(1.0)
+    for j in range(n):
+        cprev = pc[j]
+        ck = ltf * ck_row[j]
+        inv = one / (one + cprev + ck + cprev * pcp[j])
+        t = -ck * inv
+        v = (sk[j] + cprev * py[j]) * inv
+        cpk[j] = t
+        ybk[j] = v
+        pcp[j] = t
+        py[j] = v
+        pc[j] = ck
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _substitute(ybk, cpk, py, out, n):
+    """One back-substitution step on n lanes: y[k] = yb[k] - cp[k] y[k+1], with py holding y[k+1] (then y[k])."""
+    for j in range(n):
+        v = ybk[j] - cpk[j] * py[j]
+        py[j] = v
+        out[j] = v
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _sweep_buffers(n, lanes):
+    """(cp, yb, pc, pcp, py): elimination coefficients and values of n steps, and the carried previous step.
+    Allocated once per kernel call (per thread): large fresh allocations cost page faults."""
+    z = np.float32(0.0)
+    return (np.empty((n, lanes), np.float32), np.empty((n, lanes), np.float32), np.full(lanes, z),
+            np.full(lanes, z), np.full(lanes, z))
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _restart(pc, pcp, py):
+    """Before the first step of new lines: no previous step (see _eliminate)."""
+    for j in range(pc.shape[0]):
+        pc[j] = np.float32(0.0)
+        pcp[j] = np.float32(0.0)
+        py[j] = np.float32(0.0)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def sweep_pass(src, c, lt, dst, transpose, exp_scale, chunk, nchunks):
-    """Solve (E + lt D'diag(c)D) y = src along axis 0 of the P x Q array src, for every column at once.
+def row_pass(x, ahb, lt, chunk, nchunks):
+    """Solve (E + lt D'diag(a_h)D) y = x along every row of the H x W array x, in place.
 
-    Columns are taken BLOCK at a time, so every elimination step is one contiguous SIMD loop across columns
-    (a single line alone is a serial chain of divisions). The previous step's values are carried in small
-    per-lane arrays rather than read back from the row above: LLVM cannot prove two rows of one array
-    distinct and would not vectorise. The result goes to dst: as is (P x Q; dst may be src), or transposed
-    (Q x P) when `transpose` is set, which puts the next sweep direction on axis 0: horizontal and vertical
-    passes alternate layouts and never need a separate transpose. exp_scale > 0 maps the result to
-    2**(exp_scale * y) (the final exponent, fused). c[P-1] is ignored (no edge after the last pixel).
-    This call does the `chunk`-th of `nchunks` equal shares of the blocks (one per thread, see run_parallel).
+    Rows are taken ROW_BLOCK at a time, so every elimination step is one contiguous SIMD loop across the block's
+    rows: 8 columns at a time go through a small tile with 8 x 8 shuffle transposes on the way in (forward
+    elimination) and on the way back (back substitution, in place: those lines were just read and are still
+    cached). The weights come from ahb (see prepare), contiguous per block; they are 0 on the last column and
+    on the rows past the image, whose lanes therefore stay 0. This call does the `chunk`-th of `nchunks`
+    equal shares of the row blocks (one per thread, see run_parallel).
     """
-    p, q = src.shape
-    nblocks = (q + BLOCK - 1) // BLOCK
+    h, w = x.shape
+    nblk = ahb.shape[0]
+    ltf = np.float32(lt)
+    zero = np.float32(0.0)
+    cp, yb, pc, pcp, py = _sweep_buffers(w, ROW_BLOCK)
+    tile = np.empty((8, ROW_BLOCK), np.float32)
+    for g in range(chunk * nblk // nchunks, (chunk + 1) * nblk // nchunks):
+        r0 = g * ROW_BLOCK
+        nr = min(ROW_BLOCK, h - r0)
+        wts = ahb[g]
+        _restart(pc, pcp, py)
+        for k0 in range(0, w, 8):
+            nk = min(8, w - k0)
+            if nr == ROW_BLOCK and nk == 8:
+                for r in range(0, ROW_BLOCK, 8):
+                    _transpose8(x, r0 + r, k0, tile, 0, r)
+            else:
+                for kk in range(nk):
+                    for r in range(nr):
+                        tile[kk, r] = x[r0 + r, k0 + kk]
+                    for r in range(nr, ROW_BLOCK):
+                        tile[kk, r] = zero
+            for kk in range(nk):
+                k = k0 + kk
+                _eliminate(tile[kk], wts[k], ltf, cp[k], yb[k], pc, pcp, py, ROW_BLOCK)
+        # back substitution, 8 columns at a time from the right; py holds the last column's value
+        for k0 in range(((w - 1) // 8) * 8, -1, -8):
+            nk = min(8, w - k0)
+            for kk in range(nk - 1, -1, -1):
+                k = k0 + kk
+                trow = tile[kk]
+                if k == w - 1:
+                    for j in range(ROW_BLOCK):
+                        trow[j] = py[j]
+                else:
+                    _substitute(yb[k], cp[k], py, trow, ROW_BLOCK)
+            if nr == ROW_BLOCK and nk == 8:
+                for r in range(0, ROW_BLOCK, 8):
+                    _transpose8(tile, 0, r, x, r0 + r, k0)
+            else:
+                for kk in range(nk):
+                    for r in range(nr):
+                        x[r0 + r, k0 + kk] = tile[kk, r]
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def column_pass(x, av, lt, exp_scale, chunk, nchunks):
+    """Solve (E + lt D'diag(a_v)D) y = x along every column of the H x W array x, in place.
+
+    Columns are taken COL_BLOCK at a time, so every elimination step is one contiguous SIMD loop across them;
+    the back substitution writes straight back into x (row k of x was consumed by the forward sweep).
+    exp_scale > 0 maps the result to 2**(exp_scale * y) (the final exponent, fused). a_v is 0 on the last row
+    (no edge below it). This call does the `chunk`-th of `nchunks` equal shares of the column blocks.
+    """
+    p, q = x.shape
+    nblocks = (q + COL_BLOCK - 1) // COL_BLOCK
     ltf = np.float32(lt)
     es = np.float32(exp_scale)
-    one = np.float32(1.0)
-    for ch in range(chunk, chunk + 1):
-        b0 = ch * nblocks // nchunks
-        b1 = (ch + 1) * nblocks // nchunks
-        cp = np.empty((p, BLOCK), np.float32)  # work buffers once per call: large fresh allocations
-        yb = np.empty((p, BLOCK), np.float32)  # cost page faults
-        py = np.empty(BLOCK, np.float32)
-        pcp = np.empty(BLOCK, np.float32)
-        pc = np.empty(BLOCK, np.float32)
-        for blk in range(b0, b1):
-            j0 = blk * BLOCK
-            nb = min(BLOCK, q - j0)
-            # 1-D row slices: with src[k, j0 + j] numba's negative-index wraparound on j0 + j made LLVM load
+    cp, yb, pc, pcp, py = _sweep_buffers(p, COL_BLOCK)
+    for blk in range(chunk * nblocks // nchunks, (chunk + 1) * nblocks // nchunks):
+        j0 = blk * COL_BLOCK
+        nb = min(COL_BLOCK, q - j0)
+        _restart(pc, pcp, py)
+        for k in range(p):
+            if k + PREFETCH_ROWS < p:  # one hint per 64-byte line of the rows needed PREFETCH_ROWS later
+                for jj in range(0, nb, 16):
+                    _prefetch(x, k + PREFETCH_ROWS, j0 + jj)
+                    _prefetch(av, k + PREFETCH_ROWS, j0 + jj)
+            # 1-D row slices: with x[k, j0 + j] numba's negative-index wraparound on j0 + j made LLVM load
             # lane by lane (vinsertps) instead of one vector load
-            s0 = src[0, j0:j0 + nb]
-            c0row = c[0, j0:j0 + nb]
-            for j in range(nb):
-                c0 = ltf * c0row[j] if p > 1 else np.float32(0.0)
-                inv = one / (one + c0)
-                t = -c0 * inv
-                v = s0[j] * inv
-                cp[0, j] = t
-                yb[0, j] = v
-                pcp[j] = t
-                py[j] = v
-                pc[j] = c0
-            for k in range(1, p):
-                last = k == p - 1
-                if k + PREFETCH_ROWS < p:  # one hint per 64-byte line of the rows needed PREFETCH_ROWS later
-                    for jj in range(0, nb, 16):
-                        _prefetch(src, k + PREFETCH_ROWS, j0 + jj)
-                        _prefetch(c, k + PREFETCH_ROWS, j0 + jj)
-                sk = src[k, j0:j0 + nb]
-                ckrow = c[k, j0:j0 + nb]
+            _eliminate(x[k, j0:j0 + nb], av[k, j0:j0 + nb], ltf, cp[k], yb[k], pc, pcp, py, nb)
+        last = x[p - 1, j0:j0 + nb]
+        for j in range(nb):
+            last[j] = _exp2(es * py[j]) if es > 0 else py[j]
+        for k in range(p - 2, -1, -1):
+            xr = x[k, j0:j0 + nb]
+            _substitute(yb[k], cp[k], py, xr, nb)
+            if es > 0:  # outside the loop above, which then stays a plain SIMD loop
                 for j in range(nb):
-                    cprev = pc[j]
-                    ck = np.float32(0.0) if last else ltf * ckrow[j]
-                    inv = one / (one + cprev + ck + cprev * pcp[j])
-                    t = -ck * inv
-                    v = (sk[j] + cprev * py[j]) * inv
-                    cp[k, j] = t
-                    yb[k, j] = v
-                    pcp[j] = t
-                    py[j] = v
-                    pc[j] = ck
-            if transpose and es == 0:
-                # back substitution written straight into the transposed destination: the 64 destination
-                # lines being filled stay in L1, and yb is neither written back nor read again
-                for j in range(nb):
-                    dst[j0 + j, p - 1] = py[j]
-                for k in range(p - 2, -1, -1):
-                    for j in range(nb):
-                        py[j] = yb[k, j] - cp[k, j] * py[j]
-                    for j in range(nb):
-                        dst[j0 + j, k] = py[j]
-                continue
-            for k in range(p - 2, -1, -1):  # back substitution; py holds the row below
-                for j in range(nb):
-                    v = yb[k, j] - cp[k, j] * py[j]
-                    py[j] = v
-                    yb[k, j] = v
-            if es > 0:
-                for k in range(p):
-                    for j in range(nb):
-                        yb[k, j] = _exp2(es * yb[k, j])
-            if transpose:  # tile by tile: reading yb down a column across all p rows missed L1 at every row
-                for k0 in range(0, p, TILE):
-                    k1 = min(p, k0 + TILE)
-                    for j in range(nb):
-                        drow = dst[j0 + j]
-                        for k in range(k0, k1):
-                            drow[k] = yb[k, j]
-            else:
-                for k in range(p):
-                    drow = dst[k, j0:j0 + nb]
-                    for j in range(nb):
-                        drow[j] = yb[k, j]
+                    xr[j] = _exp2(es * xr[j])
 
 
 SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
@@ -368,21 +469,20 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     flat = img.reshape(img.shape[0], -1)  # H x (W*C): see _luma_row
     k0, k1, k2, off = luma_coefficients(y_mode, img.shape[2], scale)
     h, w = img.shape[:2]
-    av = np.empty((h, w), np.float32)
-    x = np.empty((h, w), np.float32)
     threads = thread_count(h, w)
-    aht = np.empty((w, h), np.float32)  # horizontal weights and b, transposed: see sweep_pass
-    xt = np.empty((w, h), np.float32)
-    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), aht, av, xt),
-              max(1, min(threads, h)))
+    nblk = (h + ROW_BLOCK - 1) // ROW_BLOCK
+    av = np.empty((h, w), np.float32)
+    x = np.empty((h, w), np.float32)  # b, then the solution in place, then (with base) I_D
+    ahb = np.empty((nblk, w, ROW_BLOCK), np.float32)  # horizontal weights per row block, transposed: see prepare
+    if h % ROW_BLOCK:
+        ahb[-1, :, h % ROW_BLOCK:] = 0.0  # lanes past the last row: no weights, so they stay 0 in row_pass
+    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), ahb, av, x),
+                 max(1, min(threads, h)))
     sched = lambda_schedule(lam, iterations)
-    n_h = max(1, min(threads, (h + BLOCK - 1) // BLOCK))
-    n_v = max(1, min(threads, (w + BLOCK - 1) // BLOCK))
+    n_h = max(1, min(threads, nblk))
+    n_v = max(1, min(threads, (w + COL_BLOCK - 1) // COL_BLOCK))
     exp_scale = float(np.log2(base)) if base is not None else 0.0
     for t, lt in enumerate(sched):
-        run_parallel(sweep_pass, (xt, aht, float(lt), x, True, 0.0), n_h)  # rows of the image: W x H -> H x W
-        if t == len(sched) - 1:
-            run_parallel(sweep_pass, (x, av, float(lt), x, False, exp_scale), n_v)  # in place, exponent fused
-        else:
-            run_parallel(sweep_pass, (x, av, float(lt), xt, True, 0.0), n_v)  # columns: H x W -> W x H
+        run_parallel(row_pass, (x, ahb, float(lt)), n_h)
+        run_parallel(column_pass, (x, av, float(lt), exp_scale if t == len(sched) - 1 else 0.0), n_v)
     return x
