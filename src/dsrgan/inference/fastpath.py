@@ -75,8 +75,11 @@ class EngineUpscaler(Pipeline):
 
 
 def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):  # (hashlib.file_digest needs Python 3.11)
+            h.update(block)
+    return h.hexdigest()
 
 
 def record_path(digest: str) -> Path:
