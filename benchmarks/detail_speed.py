@@ -179,8 +179,8 @@ def main(argv=None) -> int:
     flat = np.ascontiguousarray(img).reshape(h, -1)
     nthr = fast.thread_count(h, w)
     run = fast.run_parallel
-    add("  stage: luma, V, weights, b (fused, one pass)",
-        lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, ahb, av, x), nthr))
+    add("  stage: luma, V, weights, b + first horizontal solve",
+        lambda: run(fast.prepare, (flat, *k, 4.0, 0.75, 2.0, 1.0, 0.8, ahb, av, x), nthr))
     add("  stage: one horizontal pass (row_pass, in place)", lambda: run(fast.row_pass, (x, ahb, 0.1), nthr))
     add("  stage: one vertical pass (column_pass, in place)", lambda: run(fast.column_pass, (x, av, 0.1, 0.0), nthr))
     add("  stage: last vertical pass (exp2 fused)", lambda: run(fast.column_pass, (x, av, 0.001, 1e-6), nthr))

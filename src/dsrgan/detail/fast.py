@@ -5,7 +5,8 @@ Compiled functions are cached on disk (cache=True), so the compile cost is paid 
 release the GIL and are run on row/column shares from plain threads (see run_parallel for why not prange).
 
 Layout of the work (2040 x 1356 image, 2 cores; docs/detail.md has the measured table):
-- prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks;
+- prep:   one pass over the image: luma -> log2(Y+1) -> V -> weights a_h, a_v -> b, rows in parallel blocks,
+          each block then solved along its rows (the first horizontal pass) while it is still cached;
           log2 is a polynomial on the float32 bit pattern (libm log2f is scalar here: no SVML), within 4 ulp.
 - sweeps: Thomas over a block of 64 lines at once, so that each elimination step is a contiguous SIMD loop
           across lines. Everything stays in the image's own row-major layout and every pass works in place:
@@ -201,24 +202,28 @@ def _luma_row(img, y, out, k0, k1, k2, off):
     off1 = np.float32(off) + one
     if img.shape[1] == 3 * w:
         for x in range(w):
-            v = off1 + k0 * np.float32(img[y, 3 * x]) + k1 * np.float32(img[y, 3 * x + 1]) \
+            out[x] = off1 + k0 * np.float32(img[y, 3 * x]) + k1 * np.float32(img[y, 3 * x + 1]) \
                 + k2 * np.float32(img[y, 3 * x + 2])
-            out[x] = _log2_pos(v if v >= one else one)
     else:
         for x in range(w):
-            v = off1 + k0 * np.float32(img[y, x])
-            out[x] = _log2_pos(v if v >= one else one)
+            out[x] = off1 + k0 * np.float32(img[y, x])
+    for x in range(w):  # a loop of its own: the log2 vectorises here, not next to the stride-3 loads
+        v = out[x]
+        out[x] = _log2_pos(v if v >= one else one)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ahb, av, b, chunk, nchunks):
-    """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)).
+def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, lt, ahb, av, out, chunk, nchunks):
+    """Fill the edge weights and the right-hand side b = lam (D_h'(a_h V_h) + D_v'(a_v V_v)), then apply the
+    first horizontal solve (weight lt) to b: out = (E + lt D'diag(a_h)D)^-1 b, H x W.
 
-    b and a_v are H x W; a_h goes to ahb, by blocks of ROW_BLOCK rows, transposed: ahb[g, x, i] is the weight of
-    the edge (x, x+1) on row g * ROW_BLOCK + i (the layout row_pass streams). Weights are 0 on the missing
-    last-column / last-row edges. Rows are split into `nchunks` blocks and this call does block `chunk` (one
-    per thread, see run_parallel); each block recomputes the one vertical edge above it, so no other
-    image-sized array is written. Every inner loop is a plain SIMD loop except the transposes of a_h.
+    a_v is H x W; a_h goes to ahb, by blocks of ROW_BLOCK rows, transposed: ahb[g, k, i] is the weight of the
+    edge (k, k+1) on row g * ROW_BLOCK + i (the layout row_pass streams). Weights are 0 on the missing
+    last-column / last-row edges. Each row block is solved as soon as it is complete, while its b and a_h are
+    still cached (this saves the first row_pass a trip through memory). The row blocks are split into
+    `nchunks` shares and this call does share `chunk` (one per thread, see run_parallel); each share
+    recomputes the one vertical edge above it, so no other image-sized array is written. Every inner loop is
+    a plain SIMD loop except the transposes.
     """
     h, w = av.shape
     k0f = np.float32(k0)
@@ -230,10 +235,14 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ahb, av, b, chunk, nch
     lamf = np.float32(lam)
     gmf = np.float32(gamma)
     zero = np.float32(0.0)
-    r0 = chunk * h // nchunks
-    r1 = (chunk + 1) * h // nchunks
+    nblk = ahb.shape[0]
+    r0 = (chunk * nblk // nchunks) * ROW_BLOCK
+    r1 = min(h, ((chunk + 1) * nblk // nchunks) * ROW_BLOCK)
     if r0 >= r1:
         return
+    ltf = np.float32(lt)
+    cp, yb, pc, pcp, py = _sweep_buffers(w, ROW_BLOCK)
+    tile = np.empty((8, ROW_BLOCK), np.float32)
     lcur = np.empty(w, np.float32)
     lnext = np.empty(w, np.float32)
     gv_prev = np.zeros(w, np.float32)  # a_v V_v on the edge (y-1, y)
@@ -258,25 +267,25 @@ def prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, ahb, av, b, chunk, nch
                 gv[x] = zero
         i = y % ROW_BLOCK
         arow = abuf[i]
-        brow = b[y]
+        brow = out[y]
         _edges(lcur[:w - 1], lcur[1:], s, gmf, g075, epsf, arow[:w - 1], gh, 1)
         arow[w - 1] = zero
         for x in range(w):
             brow[x] = lamf * (gh[x] - gh[x + 1] + gv_prev[x] - gv[x])
-        if i == ROW_BLOCK - 1 or y == r1 - 1:  # the block's rows so far go out transposed
+        if i == ROW_BLOCK - 1 or y == r1 - 1:  # a row block is complete: a_h out transposed, then solve it
             blk = ahb[y // ROW_BLOCK]
-            i0 = max(r0, y - i) % ROW_BLOCK
-            if i0 == 0 and i == ROW_BLOCK - 1:
+            if i == ROW_BLOCK - 1:
                 for x in range(0, w8, 8):
                     for r in range(0, ROW_BLOCK, 8):
                         _transpose8(abuf, r, x, blk, x, r)
                 for x in range(w8, w):
                     for r in range(ROW_BLOCK):
                         blk[x, r] = abuf[r, x]
-            else:  # a block shared with the neighbouring chunk, or the image's last one
+            else:  # the image's last block, short
                 for x in range(w):
-                    for r in range(i0, i + 1):
+                    for r in range(i + 1):
                         blk[x, r] = abuf[r, x]
+            _solve_row_block(out, blk, y - i, ltf, cp, yb, tile, pc, pcp, py)
         for x in range(w):
             gv_prev[x] = gv[x]
             lcur[x] = lnext[x]
@@ -329,60 +338,68 @@ def _restart(pc, pcp, py):
         py[j] = np.float32(0.0)
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _solve_row_block(x, wts, r0, ltf, cp, yb, tile, pc, pcp, py):
+    """Solve (E + lt D'diag(a_h)D) y = x along rows r0 .. r0 + ROW_BLOCK - 1 of x (fewer at the bottom), in place.
+
+    Every elimination step is one contiguous SIMD loop across the block's rows: 8 columns at a time go
+    through a small tile with 8 x 8 shuffle transposes on the way in (forward elimination) and on the way back
+    (back substitution, in place). wts[k, i] is the weight of the edge (k, k+1) on row r0 + i (see prepare);
+    it is 0 on the last column and on rows past the image, whose lanes therefore stay 0.
+    """
+    h, w = x.shape
+    nr = min(ROW_BLOCK, h - r0)
+    zero = np.float32(0.0)
+    _restart(pc, pcp, py)
+    for k0 in range(0, w, 8):
+        nk = min(8, w - k0)
+        if nr == ROW_BLOCK and nk == 8:
+            for r in range(0, ROW_BLOCK, 8):
+                _transpose8(x, r0 + r, k0, tile, 0, r)
+        else:
+            for kk in range(nk):
+                for r in range(nr):
+                    tile[kk, r] = x[r0 + r, k0 + kk]
+                for r in range(nr, ROW_BLOCK):
+                    tile[kk, r] = zero
+        for kk in range(nk):
+            k = k0 + kk
+            _eliminate(tile[kk], wts[k], ltf, cp[k], yb[k], pc, pcp, py, ROW_BLOCK)
+    # back substitution, 8 columns at a time from the right; py holds the last column's value
+    for k0 in range(((w - 1) // 8) * 8, -1, -8):
+        nk = min(8, w - k0)
+        for kk in range(nk - 1, -1, -1):
+            k = k0 + kk
+            trow = tile[kk]
+            if k == w - 1:
+                for j in range(ROW_BLOCK):
+                    trow[j] = py[j]
+            else:
+                _substitute(yb[k], cp[k], py, trow, ROW_BLOCK)
+        if nr == ROW_BLOCK and nk == 8:
+            for r in range(0, ROW_BLOCK, 8):
+                _transpose8(tile, 0, r, x, r0 + r, k0)
+        else:
+            for kk in range(nk):
+                for r in range(nr):
+                    x[r0 + r, k0 + kk] = tile[kk, r]
+
+
 @njit(nogil=True, cache=True, error_model="numpy")
 def row_pass(x, ahb, lt, chunk, nchunks):
     """Solve (E + lt D'diag(a_h)D) y = x along every row of the H x W array x, in place.
 
-    Rows are taken ROW_BLOCK at a time, so every elimination step is one contiguous SIMD loop across the block's
-    rows: 8 columns at a time go through a small tile with 8 x 8 shuffle transposes on the way in (forward
-    elimination) and on the way back (back substitution, in place: those lines were just read and are still
-    cached). The weights come from ahb (see prepare), contiguous per block; they are 0 on the last column and
-    on the rows past the image, whose lanes therefore stay 0. This call does the `chunk`-th of `nchunks`
-    equal shares of the row blocks (one per thread, see run_parallel).
+    Rows are taken ROW_BLOCK at a time (see _solve_row_block), with the weights from ahb (see prepare),
+    contiguous per block. This call does the `chunk`-th of `nchunks` equal shares of the row blocks (one per
+    thread, see run_parallel).
     """
-    h, w = x.shape
+    w = x.shape[1]
     nblk = ahb.shape[0]
     ltf = np.float32(lt)
-    zero = np.float32(0.0)
     cp, yb, pc, pcp, py = _sweep_buffers(w, ROW_BLOCK)
     tile = np.empty((8, ROW_BLOCK), np.float32)
     for g in range(chunk * nblk // nchunks, (chunk + 1) * nblk // nchunks):
-        r0 = g * ROW_BLOCK
-        nr = min(ROW_BLOCK, h - r0)
-        wts = ahb[g]
-        _restart(pc, pcp, py)
-        for k0 in range(0, w, 8):
-            nk = min(8, w - k0)
-            if nr == ROW_BLOCK and nk == 8:
-                for r in range(0, ROW_BLOCK, 8):
-                    _transpose8(x, r0 + r, k0, tile, 0, r)
-            else:
-                for kk in range(nk):
-                    for r in range(nr):
-                        tile[kk, r] = x[r0 + r, k0 + kk]
-                    for r in range(nr, ROW_BLOCK):
-                        tile[kk, r] = zero
-            for kk in range(nk):
-                k = k0 + kk
-                _eliminate(tile[kk], wts[k], ltf, cp[k], yb[k], pc, pcp, py, ROW_BLOCK)
-        # back substitution, 8 columns at a time from the right; py holds the last column's value
-        for k0 in range(((w - 1) // 8) * 8, -1, -8):
-            nk = min(8, w - k0)
-            for kk in range(nk - 1, -1, -1):
-                k = k0 + kk
-                trow = tile[kk]
-                if k == w - 1:
-                    for j in range(ROW_BLOCK):
-                        trow[j] = py[j]
-                else:
-                    _substitute(yb[k], cp[k], py, trow, ROW_BLOCK)
-            if nr == ROW_BLOCK and nk == 8:
-                for r in range(0, ROW_BLOCK, 8):
-                    _transpose8(tile, 0, r, x, r0 + r, k0)
-            else:
-                for kk in range(nk):
-                    for r in range(nr):
-                        x[r0 + r, k0 + kk] = tile[kk, r]
+        _solve_row_block(x, ahb[g], g * ROW_BLOCK, ltf, cp, yb, tile, pc, pcp, py)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -414,12 +431,18 @@ def column_pass(x, av, lt, exp_scale, chunk, nchunks):
         last = x[p - 1, j0:j0 + nb]
         for j in range(nb):
             last[j] = _exp2(es * py[j]) if es > 0 else py[j]
-        for k in range(p - 2, -1, -1):
-            xr = x[k, j0:j0 + nb]
-            _substitute(yb[k], cp[k], py, xr, nb)
-            if es > 0:  # outside the loop above, which then stays a plain SIMD loop
+        if es > 0:  # the test outside the loops, which then stay plain SIMD loops
+            for k in range(p - 2, -1, -1):
+                xr = x[k, j0:j0 + nb]
+                ybk = yb[k]
+                cpk = cp[k]
                 for j in range(nb):
-                    xr[j] = _exp2(es * xr[j])
+                    v = ybk[j] - cpk[j] * py[j]
+                    py[j] = v
+                    xr[j] = _exp2(es * v)
+        else:
+            for k in range(p - 2, -1, -1):
+                _substitute(yb[k], cp[k], py, x[k, j0:j0 + nb], nb)
 
 
 SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
@@ -476,13 +499,14 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     ahb = np.empty((nblk, w, ROW_BLOCK), np.float32)  # horizontal weights per row block, transposed: see prepare
     if h % ROW_BLOCK:
         ahb[-1, :, h % ROW_BLOCK:] = 0.0  # lanes past the last row: no weights, so they stay 0 in row_pass
-    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), ahb, av, x),
-                 max(1, min(threads, h)))
     sched = lambda_schedule(lam, iterations)
+    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), float(sched[0]),
+                           ahb, av, x), max(1, min(threads, nblk)))
     n_h = max(1, min(threads, nblk))
     n_v = max(1, min(threads, (w + COL_BLOCK - 1) // COL_BLOCK))
     exp_scale = float(np.log2(base)) if base is not None else 0.0
     for t, lt in enumerate(sched):
-        run_parallel(row_pass, (x, ahb, float(lt)), n_h)
+        if t > 0:  # the first horizontal solve is fused into prepare
+            run_parallel(row_pass, (x, ahb, float(lt)), n_h)
         run_parallel(column_pass, (x, av, float(lt), exp_scale if t == len(sched) - 1 else 0.0), n_v)
     return x
