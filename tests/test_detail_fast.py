@@ -94,6 +94,26 @@ def test_row_and_column_passes_match_the_reference_solver(shape):
         assert np.abs(z / np.exp2(y) - 1).max() <= 1e-6
 
 
+def test_prepare_shares_do_not_change_the_result():
+    # prepare's shares are whole row blocks; each recomputes the vertical edge above it and solves its blocks
+    from dsrgan.detail.inputs import luma_coefficients
+
+    img = synthetic_image(3 * fast.ROW_BLOCK + 7, 45, seed=11)
+    h, w = img.shape[:2]
+    k = luma_coefficients("bt601_full", 3, 1.0)
+    nblk = -(-h // fast.ROW_BLOCK)
+    outs = []
+    for nchunks in (1, 3, 5):  # 5 shares of 4 blocks: one share is empty
+        ahb = np.zeros((nblk, w, fast.ROW_BLOCK), np.float32)
+        av = np.empty((h, w), np.float32)
+        x = np.empty((h, w), np.float32)
+        for chunk in range(nchunks):
+            fast.prepare(img.reshape(h, -1), *k, 4.0, 0.75, 2.0, 1.0, 0.3, ahb, av, x, chunk, nchunks)
+        outs.append((ahb, av, x))
+    for other in outs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(outs[0], other, strict=True))
+
+
 def test_threads_do_not_change_the_result():
     img = synthetic_image(300, 2 * fast.COL_BLOCK + 20, seed=9)  # above SERIAL_PIXELS: two threads where there are
     import numba

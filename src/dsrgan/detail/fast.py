@@ -354,6 +354,9 @@ def _solve_row_block(x, wts, r0, ltf, cp, yb, tile, pc, pcp, py):
     for k0 in range(0, w, 8):
         nk = min(8, w - k0)
         if nr == ROW_BLOCK and nk == 8:
+            if k0 % 16 == 0 and k0 + 64 < w:  # ROW_BLOCK streams a page apart: ask for their lines early
+                for r in range(ROW_BLOCK):
+                    _prefetch(x, r0 + r, k0 + 64)
             for r in range(0, ROW_BLOCK, 8):
                 _transpose8(x, r0 + r, k0, tile, 0, r)
         else:
