@@ -3,6 +3,7 @@
     python benchmarks/upscale_speed.py              # engines x models x sizes, one process, interleaved (default)
     python benchmarks/upscale_speed.py --tiling     # tiled vs untiled, one fresh process per case
     python benchmarks/upscale_speed.py --cli-only   # only `dsrgan upscale` of one small image, whole command
+    python benchmarks/upscale_speed.py --layers default:128   # where OpenVINO's time goes, per kind of layer
     python benchmarks/upscale_speed.py --tiling --device cuda --max-tiles 0
 
 Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed) runs every model and size in
@@ -14,6 +15,10 @@ and the end of the same run, the higher kept), and the process peak RSS during t
 process holds already). The lite model is the bundled default; full models are randomly initialised presets
 (speed does not depend on the weights). Then `dsrgan upscale` of one 128x128 image (whole command, engine cache
 warm) per engine, and the tiling overhead of the full models at the default plan.
+
+Layers mode: OpenVINO's own per-layer counters (PERF_COUNT) for one model at one fixed input size, after a
+warm-up call, summed per kind of layer (convolutions by input channels, output channels and map size, with
+their GFLOP/s) and printed with each kind's share of the network time.
 
 Tiling mode: every case runs in a fresh process, so its peak RSS (VmHWM from /proc) is its own. Cases that
 would take too long are run for `--max-tiles` tiles after a warm-up and extrapolated: total = detail time +
@@ -321,6 +326,52 @@ def cli_table(engines: list[str], threads: int | None, repeat: int) -> None:
         print(f"| --backend {e} | {cells} |", flush=True)
 
 
+def layer_profile(name: str, size: int, threads: int) -> None:
+    """OpenVINO's per-layer time for model `name` on a size x size input (fixed-size compile), per kind of layer."""
+    import tempfile
+
+    import numpy as np
+    import openvino as ov
+
+    from dsrgan.export.onnx import export_onnx
+
+    model, spec = _engine_model(name)
+    path = Path(tempfile.mkdtemp()) / "g.onnx"
+    export_onnx(model, spec, path, clamp=False)
+    core = ov.Core()
+    graph = core.read_model(str(path))
+    shapes = {p.get_any_name(): [1, p.get_partial_shape()[1].get_length(), size, size] for p in graph.inputs}
+    graph.reshape(shapes)
+    compiled = core.compile_model(graph, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                                                 "INFERENCE_PRECISION_HINT": "f32", "PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    rng = np.random.default_rng(0)
+    feed = [rng.random(s, dtype=np.float32) for s in shapes.values()]
+    request.infer(feed)  # warm-up
+    t, cpu = time.perf_counter(), time.process_time()
+    request.infer(feed)
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    spent = {p.node_name: p.real_time.total_seconds() for p in request.get_profiling_info()}
+    kinds: dict[str, list] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        kind, flops = op.get_rt_info()["layerType"].astype(str), 0
+        if kind == "Convolution":
+            ci, (_, co, h, w) = op.input(0).get_partial_shape()[1].get_length(), op.output(0).get_shape()
+            kind, flops = f"conv {ci}->{co} @{h}x{w}", 2 * 9 * ci * co * h * w
+        k = kinds.setdefault(kind, [0.0, 0, 0])
+        k[0] += spent.get(op.get_friendly_name(), 0.0)
+        k[1] += flops
+        k[2] += 1
+    total = sum(k[0] for k in kinds.values())
+    print(f"{spec.name or name}, {size}x{size} input, {threads} threads: {wall:.2f} s wall, {cpu:.2f} s CPU; "
+          f"layer times sum to {total:.2f} s\n")
+    print("| layers | count | seconds | share | GFLOP/s |\n|---|---|---|---|---|")
+    for kind, (sec, flops, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        if sec >= 0.005 * total:
+            rate = f"{flops / sec / 1e9:.0f}" if flops and sec else "-"
+            print(f"| {kind} | {n} | {sec:.3f} | {sec / total:.1%} | {rate} |")
+
+
 def engines_table(args) -> None:
     import numpy as np
 
@@ -423,6 +474,8 @@ def main() -> int:
     ap.add_argument("--cli-engines", default="torch,auto", help="whole-command cases ('' for none)")
     ap.add_argument("--cli-only", action="store_true",
                     help="only the whole-command table (--cli-engines, best of --repeat), not the engine table")
+    ap.add_argument("--layers", default=None, metavar="MODEL:SIZE",
+                    help="only OpenVINO's per-layer time for one model and input size, e.g. default:128")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -432,6 +485,13 @@ def main() -> int:
         print(json.dumps(r))
         return 0
 
+    if args.layers:
+        from dsrgan.utils.machine import describe, usable_cores
+
+        print(f"machine: {describe()}\n")
+        name, size = args.layers.split(":")
+        layer_profile(name, int(size), args.threads or usable_cores())
+        return 0
     if args.cli_only:
         from dsrgan.utils.machine import describe
 
