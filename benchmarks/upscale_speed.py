@@ -10,8 +10,8 @@ Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed
 one process, in turn, `--repeat` times; the minimum is reported. Interleaving makes the ratios between engines
 meaningful on a shared machine even when the absolute times are not. Columns: network seconds (the whole
 image in one forward, tile 0), output megapixels per second, GFLOP/s (the network's counted FLOPs / seconds),
-that as a fraction of the conv peak (a plain 64->64 3x3 conv in torch on a 128x128 map, measured at the start
-and the end of the same run, the higher kept), and the process peak RSS during the call (it includes what the
+that as a fraction of the conv peak (a plain 64->64 3x3 conv on a 128x128 map in each engine, measured at the
+start and the end of the same run, the highest kept), and the process peak RSS during the call (it includes what the
 process holds already). The lite model is the bundled default; full models are randomly initialised presets
 (speed does not depend on the weights). Then `dsrgan upscale` of one 128x128 image (whole command, engine cache
 warm) per engine, and the tiling overhead of the full models at the default plan.
