@@ -78,6 +78,9 @@ class OnnxRuntimeBackend:
         so.intra_op_num_threads = _threads(threads)
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: 14-15% less CPU time and 13-14% less wall time for the lite
+        # model at 128x128 and 256x256 on a shared 2-core machine (spinning threads take cores from the ones at work)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
