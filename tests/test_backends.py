@@ -140,8 +140,12 @@ def test_openvino_compiles_recurring_shapes_for_their_size(monkeypatch):
     a, b = inputs(20, 28), inputs(16, 16)
     first = engine.run(*a)  # a shape's first call: the dynamic graph
     assert not engine.fixed
+    from dsrgan.export.onnx import cache_dir
+
+    cached = sorted((cache_dir() / "openvino").iterdir())
     second = engine.run(*a)  # its second: a compile for exactly this size
     assert list(engine.fixed) == [(a[0].shape, a[1].shape)]
+    assert sorted((cache_dir() / "openvino").iterdir()) == cached  # kept in memory, not one file per size
     assert np.abs(second - first).max() < 1e-5 and second.shape == (1, 3, 80, 112)
     with torch.inference_mode():
         ref = up.model.run(torch.from_numpy(a[0]), torch.from_numpy(a[1]), 1.0).numpy()

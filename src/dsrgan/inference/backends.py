@@ -134,8 +134,8 @@ class OpenVinoBackend:
             return self.request
         model = self.model.clone()
         model.reshape({port.get_any_name(): list(shape) for port, shape in zip(model.inputs, shapes, strict=True)})
-        try:
-            request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+        try:  # in memory only: a cache file per input size (the weights in each) would grow without bound
+            request = self.core.compile_model(model, "CPU", dict(self.config, CACHE_DIR="")).create_infer_request()
         except RuntimeError:
             return self.request  # the dynamic graph runs every shape
         if len(self.fixed) >= self.FIXED_SHAPES:
