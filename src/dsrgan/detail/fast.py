@@ -448,6 +448,20 @@ def column_pass(x, av, lt, exp_scale, chunk, nchunks):
                 _substitute(yb[k], cp[k], py, x[k, j0:j0 + nb], nb)
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def solve_serial(img, k0, k1, k2, off, alpha, gamma, eps, lam, sched, exp_scale, ahb, av, x):
+    """All of E in one compiled call on one thread: prepare, then the remaining passes of the schedule.
+
+    For small images (training patches), where calling 2T kernels one by one from Python costs more than
+    a 32 x 32 image's arithmetic."""
+    prepare(img, k0, k1, k2, off, alpha, gamma, eps, lam, sched[0], ahb, av, x, 0, 1)
+    n = sched.shape[0]
+    for t in range(n):
+        if t > 0:
+            row_pass(x, ahb, sched[t], 0, 1)
+        column_pass(x, av, sched[t], exp_scale if t == n - 1 else 0.0, 0, 1)
+
+
 SERIAL_PIXELS = 1 << 16  # below this (256 x 256) one thread: thread start-up would cost more than it saves
 
 
@@ -503,11 +517,14 @@ def log_detail_numba(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iteratio
     if h % ROW_BLOCK:
         ahb[-1, :, h % ROW_BLOCK:] = 0.0  # lanes past the last row: no weights, so they stay 0 in row_pass
     sched = lambda_schedule(lam, iterations)
-    run_parallel(prepare, (flat, k0, k1, k2, off, float(alpha), float(gamma), float(eps), float(lam), float(sched[0]),
-                           ahb, av, x), max(1, min(threads, nblk)))
+    exp_scale = float(np.log2(base)) if base is not None else 0.0
+    opts = (float(alpha), float(gamma), float(eps), float(lam))
+    if threads == 1:
+        solve_serial(flat, k0, k1, k2, off, *opts, sched, exp_scale, ahb, av, x)
+        return x
+    run_parallel(prepare, (flat, k0, k1, k2, off, *opts, float(sched[0]), ahb, av, x), min(threads, nblk))
     n_h = max(1, min(threads, nblk))
     n_v = max(1, min(threads, (w + COL_BLOCK - 1) // COL_BLOCK))
-    exp_scale = float(np.log2(base)) if base is not None else 0.0
     for t, lt in enumerate(sched):
         if t > 0:  # the first horizontal solve is fused into prepare
             run_parallel(row_pass, (x, ahb, float(lt)), n_h)
