@@ -5,6 +5,7 @@
     python benchmarks/upscale_speed.py --cli-only   # only `dsrgan upscale` of one small image, whole command
     python benchmarks/upscale_speed.py --layers default:128   # where OpenVINO's time goes, per kind of layer
     python benchmarks/upscale_speed.py --tiling --device cuda --max-tiles 0
+    python benchmarks/upscale_speed.py --stages --repeat 1  # two-stage tiling vs one untiled forward
 
 Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed) runs every model and size in
 one process, in turn, `--repeat` times; the minimum is reported. Interleaving makes the ratios between engines
@@ -450,6 +451,78 @@ def engines_table(args) -> None:
         cli_table(args.cli_engines.split(","), args.threads, args.repeat)
 
 
+# --- two-stage tiling, measured at a scaled plan ----------------------------------------------------------------
+def stages_table(args) -> None:
+    """Tiled (two stages: trunk tiles, head crops) vs one untiled forward, on a size where untiled fits.
+
+    The default plan of a full model at 1024x1024 is 2 x 2 trunk tiles of 532 px at overlap 24 (work 1.047) with
+    head crops of ~192 px; at `--stages-size` the same shape is forced by scaling: the overlap that gives the same
+    work ratio with 2 x 2 tiles, and a budget that makes those tiles and head crops of ~1/3 of a tile. The
+    reference is one forward of the whole image (trunk and head whole, a large budget). Times are the process's
+    CPU seconds on one thread (`--threads`, default 1), interleaved, best of `--repeat`: on a machine shared with
+    other jobs wall time varied by 30% between two identical runs, CPU time by a few percent. The plan table (no
+    images run) gives the default plan's work at 1024 and 2048. The scaled overlap is far below what exactness
+    needs, so this run says nothing about seams (tests/test_staged.py checks those at the default overlap).
+    """
+    import numpy as np
+
+    from dsrgan.inference.tiling import TileGrid, run_tiled
+    from dsrgan.inference.pipeline import PEAK_FACTOR
+    from dsrgan.inference.upscaler import Upscaler
+    from dsrgan.utils.machine import describe, usable_cores
+
+    threads = args.threads or 1
+    print(f"machine: {describe()}; {threads} thread(s); torch engine\n")
+    size = args.stages_size
+    print("| model | input | trunk tiles | overlap | head crop | work | untiled CPU s | tiled CPU s | overhead | "
+          "overhead - (work - 1) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    plans = []
+    for name in args.stages_models.split(","):
+        model, spec = _engine_model(name)
+        ref = Upscaler(model, spec, device="cpu", threads=threads, backend="torch", memory_budget=2**36)
+        default = Upscaler(model, spec, device="cpu", threads=threads, backend="torch",
+                           memory_budget=2 * 2**30)
+        for lr in (1024, 2048):  # the default plan (2 GiB), planned only
+            tile, _ = default.plan(lr, lr)
+            grid = TileGrid(lr + 16, lr + 16, tile or lr + 16, default.tile_overlap, 4)
+            head = default.head_tile(grid.th, grid.tw)
+            t = time.perf_counter()
+            run_tiled(lambda ts, g=grid: np.zeros((len(ts), 4 * g.th, 4 * g.tw, 3), np.float32), grid, 3)
+            plans.append((name, lr, f"{len(grid)} x {grid.th}x{grid.tw}", default.tile_overlap, head,
+                          grid.processed_fraction, time.perf_counter() - t))
+        # scaled: 2 x 2 tiles whose work matches the default plan's at 1024
+        work = plans[-2][5]
+        padded = size + 16
+        overlap = max(1, round(padded * (work**0.5 - 1)))
+        tile = (padded + overlap + 1) // 2
+        crop = max(16, tile // 3 // 8 * 8)  # the head crops: a third of a tile, as in the default plan
+        budget = int(default._held_bytes() * tile * tile
+                     + PEAK_FACTOR * default._probe()["head"] * (crop + 7) ** 2)
+        up = Upscaler(model, spec, device="cpu", threads=threads, backend="torch", memory_budget=budget)
+        img = _input(size)
+        ref.upscale_array(_input(32), tile=0)
+        up.upscale_array(_input(32), tile=0)  # warm-up
+        best_ref = best_tiled = float("inf")
+        for _ in range(args.repeat):
+            t = time.process_time()
+            ref.upscale_array(img, tile=0)
+            best_ref = min(best_ref, time.process_time() - t)
+            t = time.process_time()
+            up.upscale_array(img, tile=tile, tile_overlap=overlap)
+            best_tiled = min(best_tiled, time.process_time() - t)
+        st = up.last_stats
+        over = best_tiled / best_ref - 1
+        print(f"| {spec.name or name} | {size}x{size} | {st['tiles']} x {st['tile_hw'][0]}x{st['tile_hw'][1]} | "
+              f"{overlap} | {st['head_tile']} | {st['work']:.3f} | {best_ref:.1f} | {best_tiled:.1f} | {over:.1%} | "
+              f"{over - (st['work'] - 1):+.1%} |", flush=True)
+    print("\nThe default plan (2 GiB budget, torch), planned only; blend = seconds of the blend alone:\n")
+    print("| model | input | trunk tiles | overlap | head crop | work | blend s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, lr, tiles, ov, head, work, blend in plans:
+        print(f"| {name} | {lr}x{lr} | {tiles} | {ov} | {head} | {work:.3f} | {blend:.2f} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -476,6 +549,9 @@ def main() -> int:
                     help="only the whole-command table (--cli-engines, best of --repeat), not the engine table")
     ap.add_argument("--layers", default=None, metavar="MODEL:SIZE",
                     help="only OpenVINO's per-layer time for one model and input size, e.g. default:128")
+    ap.add_argument("--stages", action="store_true", help="two-stage tiling vs one untiled forward (scaled plan)")
+    ap.add_argument("--stages-size", type=int, default=192, help="input size of --stages (default: %(default)s)")
+    ap.add_argument("--stages-models", default="dsrgan-x4,esrgan-x4")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -497,6 +573,9 @@ def main() -> int:
 
         print(f"machine: {describe()}")
         cli_table(args.cli_engines.split(","), args.threads, args.repeat)
+        return 0
+    if args.stages:
+        stages_table(args)
         return 0
     if not args.tiling and not args.per_pixel:
         engines_table(args)

@@ -120,11 +120,11 @@ def test_small_image_detail_map_agrees_with_the_numpy_path(reference):
 def test_whole_image_plan_needs_no_probe_when_the_bound_fits():
     up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend="torch")
     calls = []
-    up.model.module.register_forward_hook(lambda *a: calls.append(1))
+    up.model.module.conv_first.register_forward_hook(lambda *a: calls.append(1))  # any forward runs it
     assert up.plan(64, 64) == (0, 1) and not calls  # tiny inputs start without a probe forward
     up.memory_budget = 10**5
     tile, _ = up.plan(64, 64)
-    assert 0 < tile < 64 and calls  # a tight budget still measures and tiles
+    assert 0 < max(tile) < 64 and calls  # a tight budget still measures and tiles
 
 
 @pytest.mark.skipif("openvino" not in ENGINES, reason="openvino is not installed")

@@ -103,8 +103,10 @@ def test_same_pictures_as_torch_without_importing_torch(cached_model, tmp_path):
 def test_tile_plan_equals_the_torch_paths(cached_model):
     from dsrgan.inference.api import load_model
 
-    ref = load_model(str(cached_model), device="cpu", threads=1, backend="torch")
+    # the same engine both ways (with the torch engine the network would tile in two stages, on other tiles)
+    ref = load_model(str(cached_model), device="cpu", threads=1, backend=OPTS["backend"])
     up = fastpath.open_cached(str(cached_model), **OPTS)
+    assert not ref.staged() and ref.backend.name == up.backend.name
     for budget in (None, 10**6, 4 * 10**6, 3 * 10**7):
         ref.memory_budget = up.memory_budget = budget
         for h, w in ((1, 1), (40, 50), (200, 120), (600, 90), (1000, 1000)):

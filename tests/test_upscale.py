@@ -260,8 +260,8 @@ def test_detail_layer_is_computed_once_on_the_whole_image(rng, monkeypatch):
     monkeypatch.setattr(up, "detail_map", lambda rgb: calls.append(rgb.shape) or real(rgb))
     seen = []
     net = up.model.module
-    forward = net.forward
-    monkeypatch.setattr(net, "forward", lambda lr, det, **kw: seen.append(det.clone()) or forward(lr, det, **kw))
+    trunk = net.trunk  # the first stage sees the detail input
+    monkeypatch.setattr(net, "trunk", lambda lr, det: seen.append(det.clone()) or trunk(lr, det))
     img = rng.random((40, 50, 3), dtype=np.float32)
     up.upscale_array(img, tile=24, tile_overlap=8)
     assert calls == [(40, 50, 3)] and len(seen) == up.last_stats["tiles"] == 12  # 3 x 4 over 56 x 66

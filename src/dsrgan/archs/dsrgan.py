@@ -80,18 +80,24 @@ class DSRGANGenerator(RRDBTrunk):
         nn.init.zeros_(self.detail_conv_last.bias)
         self.attention = AttentionModule(up + dup, attention_channels) if attention else None
 
-    def forward(self, lr: torch.Tensor, detail_lr: torch.Tensor, *, detail_strength: float = 1.0,
-                return_attention: bool = False):
+    def trunk(self, lr: torch.Tensor, detail_lr: torch.Tensor) -> torch.Tensor:
+        """The LR-size stage: trunk features and detail-branch features, concatenated on the channel axis."""
         if detail_lr.shape[1] != self.detail_channels or detail_lr.shape[-2:] != lr.shape[-2:]:
             raise ValueError(f"detail_lr must be N x {self.detail_channels} x {lr.shape[-2]} x {lr.shape[-1]}, "
                              f"got {tuple(detail_lr.shape)}")
         feat, tapped = self.lr_features(lr, self.taps)
-        main_hidden = self.hr_hidden(feat)
-        main = self.conv_last(main_hidden)
-
         d = self.detail_conv_first(detail_lr)
         for block, reduce, tap in zip(self.detail_body, self.detail_reduce, tapped, strict=True):
             d = reduce(block(torch.cat((d, tap), 1)))
+        return torch.cat((feat, d), 1)
+
+    def head(self, features: torch.Tensor, *, detail_strength: float = 1.0, return_attention: bool = False):
+        """The HR-size stage: upsampling of both branches, attention and fusion -> (I_SR, detail_SR[, A])."""
+        feat, d = features.split((features.shape[1] - self.detail_conv_up1.in_channels,
+                                  self.detail_conv_up1.in_channels), 1)
+        main_hidden = self.hr_hidden(feat)
+        main = self.conv_last(main_hidden)
+
         d = self.lrelu(self.detail_conv_up1(upsample2(d)))
         d = self.lrelu(self.detail_conv_up2(upsample2(d)))
         detail_hidden = self.relu(self.detail_conv_hr(d))
@@ -112,3 +118,8 @@ class DSRGANGenerator(RRDBTrunk):
         if return_attention:
             return sr, detail_sr, att
         return sr, detail_sr
+
+    def forward(self, lr: torch.Tensor, detail_lr: torch.Tensor, *, detail_strength: float = 1.0,
+                return_attention: bool = False):
+        return self.head(self.trunk(lr, detail_lr), detail_strength=detail_strength,
+                         return_attention=return_attention)

@@ -132,6 +132,28 @@ class LoadedModel:
             return self.module(lr)
         return self.module(lr, detail, detail_strength=detail_strength)[0]
 
+    # --- two stages (networks that declare them: trunk at LR size, head at HR size; archs.rrdbnet.RRDBTrunk) ----
+    @property
+    def has_stages(self) -> bool:
+        return all(hasattr(self.module, a) for a in ("trunk", "head", "head_context"))
+
+    @property
+    def head_context(self) -> int:
+        """LR pixels of trunk features on each side that an output pixel of the head depends on."""
+        return int(self.module.head_context)
+
+    def run_trunk(self, lr: torch.Tensor, detail: torch.Tensor | None) -> torch.Tensor:
+        """The LR-size stage on one batch: N x C x H x W features for `run_head`."""
+        if self.detail_variant is None:
+            return self.module.trunk(lr)
+        return self.module.trunk(lr, detail)
+
+    def run_head(self, features: torch.Tensor, detail_strength: float = 1.0) -> torch.Tensor:
+        """The HR-size stage: features (or a crop of them) -> sr, not clamped. run_head(run_trunk(...)) == run."""
+        if self.detail_variant is None:
+            return self.module.head(features)
+        return self.module.head(features, detail_strength=detail_strength)[0]
+
     def __call__(self, lr: torch.Tensor, detail: torch.Tensor | None = None, *,
                  detail_strength: float = 1.0) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW (not clamped). The detail input, when the network needs one

@@ -22,7 +22,17 @@ def upsample2(x: torch.Tensor) -> torch.Tensor:
 
 class RRDBTrunk(nn.Module):
     """conv_first -> num_block RRDBs -> conv_body (+ global skip) -> 2x (nearest x2, conv, LReLU) -> conv_hr,
-    LReLU -> conv_last. `up_channels` narrows the HR-size convs (they run on 16x the LR pixel count)."""
+    LReLU -> conv_last. `up_channels` narrows the HR-size convs (they run on 16x the LR pixel count).
+
+    Generators built on it declare two stages for tiled inference: `trunk(...)` -> LR-size features (most of the
+    FLOPs, little memory per pixel) and `head(features, ...)` (the HR-size convs: few FLOPs, most of the memory).
+    An output pixel of the head depends on features at most `head_context` LR pixels away (two nearest x2 with a
+    3x3 conv after each, then 3x3 convs at HR size: HR offsets -5..+8 from an LR pixel's first HR pixel, i.e. 2 LR
+    pixels; tests/test_staged.py measures it), so the head runs on crops with that much context and gives
+    exactly the whole-map result (dsrgan.inference.staged).
+    """
+
+    head_context = 2
 
     def __init__(self, in_channels: int, out_channels: int, num_feat: int, num_block: int, num_grow: int,
                  up_channels: int | None, scale: int):
@@ -69,6 +79,11 @@ class RRDBNet(RRDBTrunk):
                  num_grow: int = 32, up_channels: int | None = None, scale: int = 4):
         super().__init__(in_channels, out_channels, num_feat, num_block, num_grow, up_channels, scale)
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        feat, _ = self.lr_features(lr)
+    def trunk(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.lr_features(lr)[0]
+
+    def head(self, feat: torch.Tensor) -> torch.Tensor:
         return self.conv_last(self.hr_hidden(feat))
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(lr))

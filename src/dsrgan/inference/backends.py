@@ -54,15 +54,24 @@ class TorchBackend:
         model.module.to(memory_format=self.memory_format)
         self.model = model
 
-    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0, *,
+            head_tile: int | None = None) -> np.ndarray:
+        """`head_tile`: run a two-stage model (LoadedModel.has_stages) as trunk, then head in crops of that
+        size (dsrgan.inference.staged); same result, the memory of the trunk."""
         import torch
 
         def tensor(a):
             t = torch.from_numpy(a).to(self.device, self.dtype, non_blocking=True)
             return t.contiguous(memory_format=self.memory_format)
 
+        lr_t, det_t = tensor(lr), None if detail is None else tensor(detail)
         with torch.inference_mode():
-            sr = self.model.run(tensor(lr), None if detail is None else tensor(detail), strength)
+            if head_tile is not None:
+                from dsrgan.inference.staged import run_staged
+
+                sr = run_staged(self.model, lr_t, det_t, strength, head_tile)
+            else:
+                sr = self.model.run(lr_t, det_t, strength)
         return sr.float().cpu().numpy()
 
 

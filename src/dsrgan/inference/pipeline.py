@@ -25,7 +25,7 @@ import numpy as np
 from dsrgan import options
 from dsrgan.errors import DsrganError, ImageError, OptionError, OutputExistsError
 from dsrgan.inference import convert
-from dsrgan.inference.tiling import Tile, TileGrid, pad_borders, run_tiled
+from dsrgan.inference.tiling import Tile, TileGrid, area_tile, pad_borders, run_tiled
 
 # Tile overlap in LR pixels, from the measured tiled-vs-untiled error on real photos (docs/upscaling.md): the
 # lite preset (6 blocks) is below 1/255 from 12 on, the full one (23 blocks) needs 24 (16 gives 3.5/255).
@@ -43,6 +43,8 @@ MIN_TILE = options.MIN_TILE
 # Largest tile on the CPU; in practice the memory budget below decides (lite: ~400, full: ~200).
 CPU_TILE_CAP = 512
 CUDA_TILE_CAP = 1024
+# Largest trunk tile of a two-stage network (its head runs in crops, so the memory budget decides below this).
+STAGED_TILE_CAP = 1024
 MAX_BATCH = 16
 # Peak live activation memory of one forward / its largest single activation (measured on the lite and full
 # presets, 48-512 px: 6.8-11.0; docs/upscaling.md).
@@ -120,6 +122,19 @@ class Pipeline:
         """Estimated peak activation bytes per input pixel of one forward (batch 1)."""
         raise NotImplementedError
 
+    def staged(self, strength: float = 1.0) -> bool:
+        """Whether the network runs in two stages at this strength: the trunk on whole tiles, the head in crops
+        (see dsrgan.inference.staged); a subclass that can says so, and provides the next two."""
+        return False
+
+    def _staged_bytes_per_pixel(self) -> float:
+        """Estimated peak activation bytes per input pixel of one two-stage tile (the trunk's, mostly)."""
+        raise NotImplementedError
+
+    def head_tile(self, th: int, tw: int, batch: int = 1) -> int:
+        """Side (LR pixels) of the head's crops for two-stage tiles of th x tw."""
+        raise NotImplementedError
+
     def _engine_for(self, strength: float):
         """The engine that runs a tile at this detail strength."""
         if strength != 1.0 and not self.backend.supports_strength:
@@ -140,27 +155,35 @@ class Pipeline:
             return int(self.memory_budget)
         return int(min(CPU_BUDGET_BYTES, 0.3 * available_host_memory()))
 
-    def plan(self, height: int, width: int, tile: int | None = None) -> tuple[int, int]:
-        """(tile, batch) for an LR image of this size; tile 0 means the whole image in one forward."""
+    def plan(self, height: int, width: int, tile: int | None = None, *, overlap: int | None = None,
+             staged: bool | None = None) -> tuple[int | tuple[int, int], int]:
+        """(tile, batch) for an LR image of this size (before its border context). tile: 0 = the whole image in
+        one forward; an int = tiles of at most that many pixels a side (`--tile`); (th, tw) = tiles of that height
+        and width over the image and its context, chosen from the memory budget to run the fewest pixels."""
         tile = self.tile if tile is None else tile
+        overlap = self.tile_overlap if overlap is None else overlap
+        staged = self.staged() if staged is None else staged
+        per_px = self._staged_bytes_per_pixel if staged else self._bytes_per_pixel
         if tile is None:
-            cap = CUDA_TILE_CAP if self.on_cuda else CPU_TILE_CAP
+            cap = STAGED_TILE_CAP if staged else CUDA_TILE_CAP if self.on_cuda else CPU_TILE_CAP
             if self._tile_limit:
                 cap = min(cap, self._tile_limit)
             bound = self._bytes_bound()
             if bound and height <= cap and width <= cap and height * width * bound <= self._budget():
                 return 0, 1  # fits even by the bound: no probe forward (it costs a first pass)
-            max_px = max(MIN_TILE * MIN_TILE, self._budget() / self._bytes_per_pixel())
+            max_px = max(MIN_TILE * MIN_TILE, self._budget() / per_px())
             if height <= cap and width <= cap and height * width <= max_px:
                 return 0, 1
-            tile = max(MIN_TILE, min(cap, int(math.sqrt(max_px)) // 8 * 8))
+            pad = 2 * self.pad  # the tiles cover the image and its border context
+            tile = area_tile(height + pad, width + pad, int(max_px), cap, overlap, MIN_TILE)
         elif self._tile_limit and (tile == 0 or tile > self._tile_limit):
             tile = self._tile_limit
         if tile == 0 or not self.on_cuda:
             return tile, 1
         # several tiles per forward keep a GPU busy; on the CPU a batch is no faster than its tiles in turn
-        max_px = self._budget() / self._bytes_per_pixel()
-        return tile, max(1, min(MAX_BATCH, int(max_px // (tile * tile))))
+        th, tw = (tile, tile) if isinstance(tile, int) else tile
+        max_px = self._budget() / per_px()
+        return tile, max(1, min(MAX_BATCH, int(max_px // (th * tw))))
 
     def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
                      strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:
@@ -168,14 +191,16 @@ class Pipeline:
         lr_all = rgb.transpose(2, 0, 1)[None]
         det_all = None if detail is None else detail.transpose(2, 0, 1)[None]
         out = None
+        staged = self.staged(strength)
         # planned on the image itself: its few pixels of border context do not tip a 512-px image into tiles
-        tile, batch = self.plan(h - 2 * self.pad, w - 2 * self.pad, tile)
-        forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength))
+        tile, batch = self.plan(h - 2 * self.pad, w - 2 * self.pad, tile, overlap=overlap, staged=staged)
         while True:
-            grid = TileGrid(h, w, tile or max(h, w), overlap, self.scale)
+            grid = TileGrid(h, w, tile or (h, w), overlap, self.scale)
+            head_tile = self.head_tile(grid.th, grid.tw, batch) if staged else None
+            forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength), head_tile)
             counter = _Progress(len(grid), progress)
             self.last_stats.update(tile=tile, tile_hw=(grid.th, grid.tw), batch=batch, tiles=len(grid),
-                                   overlap=overlap, work=grid.processed_fraction)
+                                   overlap=overlap, work=grid.processed_fraction, head_tile=head_tile)
             try:
                 return run_tiled(forward, grid, 3, batch=batch, out=out, on_batch=counter)
             except Exception as e:
@@ -184,20 +209,25 @@ class Pipeline:
                 tile, batch = self._smaller(tile or max(h, w), batch, e)
 
     def _forward_tiles(self, lr_all: np.ndarray, det_all: np.ndarray | None, strength: float,
-                       tiles: list[Tile]) -> np.ndarray:
-        """Crop the tiles from the whole-image input (and whole-image detail map), run them as one batch."""
+                       head_tile: int | None, tiles: list[Tile]) -> np.ndarray:
+        """Crop the tiles from the whole-image input (and whole-image detail map), run them as one batch; with
+        `head_tile`, in two stages (only an engine for which `staged` said yes takes it)."""
         lr = np.concatenate([lr_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
         det = None
         if det_all is not None:
             det = np.concatenate([det_all[:, :, t.y:t.y + t.h, t.x:t.x + t.w] for t in tiles])
-        return self._engine_for(strength).run(lr, det, strength).transpose(0, 2, 3, 1)
+        engine = self._engine_for(strength)
+        if head_tile is None:
+            return engine.run(lr, det, strength).transpose(0, 2, 3, 1)
+        return engine.run(lr, det, strength, head_tile=head_tile).transpose(0, 2, 3, 1)
 
     def _oom_error(self, tile: int) -> OutOfMemoryError:
         return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
                                 "(free memory, or use --device cpu)")
 
-    def _smaller(self, tile: int, batch: int, error: BaseException) -> tuple[int, int]:
+    def _smaller(self, tile: int | tuple[int, int], batch: int, error: BaseException) -> tuple[int, int]:
         """After running out of memory: halve the batch, else the tile; give up below MIN_TILE."""
+        tile = tile if isinstance(tile, int) else max(tile)
         if batch > 1:
             return tile, batch // 2
         if tile <= MIN_TILE:

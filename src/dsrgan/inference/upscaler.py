@@ -4,6 +4,8 @@ by an ONNX engine (dsrgan.inference.backends); device, dtype, threads and the me
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -13,6 +15,7 @@ from dsrgan.archs.loaded import LoadedModel
 from dsrgan.errors import DsrganError
 from dsrgan.inference.pipeline import (
     DEFAULT_OVERLAP,
+    MIN_TILE,
     PEAK_FACTOR,
     OutOfMemoryError,
     Pipeline,
@@ -24,6 +27,11 @@ from dsrgan.inference.pipeline import (
 __all__ = ["Upscaler", "OutOfMemoryError", "DEFAULT_OVERLAP", "default_overlap"]  # callers import these from here
 
 _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError)
+# Peak / largest module output of the trunk stage alone (its concatenations, the largest tensors, are not module
+# outputs, so the hooks miss them): measured 10.4 (esrgan-x4) and 13.3 (dsrgan-x4), fp32 CPU channels-last,
+# growth of peak RSS from 64- to 128-px tiles (docs/upscaling.md).
+TRUNK_PEAK_FACTOR = 14.0
+HEAD_TILE_CAP = 256  # largest crop of the head stage, LR pixels
 
 
 class Upscaler(Pipeline):
@@ -74,6 +82,7 @@ class Upscaler(Pipeline):
         overlap = options.tile_overlap(tile_overlap, self.tile)
         self.tile_overlap = default_overlap(model.spec) if overlap is None else overlap
         self.memory_budget = None if memory_budget is None else options.positive_int(memory_budget, "memory_budget")
+        self._probed: dict[str, float] | None = None
         self._init_state()
 
     @property
@@ -107,9 +116,10 @@ class Upscaler(Pipeline):
         widest = max(m.out_channels for m in leaves if isinstance(m, torch.nn.Conv2d))
         return PEAK_FACTOR * widest * self.scale**2 * torch.finfo(self.dtype).bits / 8
 
-    def _bytes_per_pixel(self) -> float:
-        """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
-        if self._bytes_per_px is None:
+    def _probe(self) -> dict[str, float]:
+        """Largest single activation per input pixel of one forward (batch 1), from a 16 x 16 probe: of the whole
+        network ("whole"), and for a two-stage model of its trunk and head, plus the trunk's output ("features")."""
+        if self._probed is None:
             largest = [0]
 
             def hook(_module, _inputs, output):
@@ -119,14 +129,24 @@ class Upscaler(Pipeline):
 
             leaves = [m for m in self.model.module.modules() if not any(True for _ in m.children())]
             handles = [m.register_forward_hook(hook) for m in leaves]
+            n = 16
+            probed = {}
             try:
-                n = 16
                 lr = torch.zeros(1, 3, n, n, device=self.device, dtype=self.dtype)
                 det = None
                 if self.detail_variant is not None:
                     det = torch.zeros(1, self.model.detail_channels, n, n, device=self.device, dtype=self.dtype)
                 with torch.inference_mode():
-                    self.model.run(lr, det, 1.0)
+                    if self.model.has_stages:
+                        features = self.model.run_trunk(lr, det)
+                        probed["trunk"], largest[0] = largest[0], 0
+                        probed["features"] = features.numel() * features.element_size()
+                        self.model.run_head(features, 1.0)
+                        probed["head"] = largest[0]
+                        largest[0] = max(probed["trunk"], probed["head"])
+                    else:
+                        self.model.run(lr, det, 1.0)
+                probed["whole"] = largest[0]
             except Exception as e:
                 if self._is_oom(e):
                     raise self._oom_error(n) from e
@@ -134,8 +154,39 @@ class Upscaler(Pipeline):
             finally:
                 for h in handles:
                     h.remove()
-            self._bytes_per_px = PEAK_FACTOR * largest[0] / (n * n)
+            self._probed = {k: v / (n * n) for k, v in probed.items()}
+        return self._probed
+
+    def _bytes_per_pixel(self) -> float:
+        """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
+        if self._bytes_per_px is None:
+            self._bytes_per_px = PEAK_FACTOR * self._probe()["whole"]
         return self._bytes_per_px
+
+    # --- two stages (torch, and a network that declares them) ---------------------------------------------------
+    def staged(self, strength: float = 1.0) -> bool:
+        """The ONNX engines run the whole exported graph, so only torch runs the stages."""
+        return self.model.has_stages and self._engine_for(strength) is self.torch_backend
+
+    def _staged_bytes_per_pixel(self) -> float:
+        """The trunk's peak, or what the head's crops run beside (_held_bytes) if that is more."""
+        return max(TRUNK_PEAK_FACTOR * self._probe()["trunk"], self._held_bytes())
+
+    def _held_bytes(self) -> float:
+        """Per input pixel of a two-stage tile, held while its head runs: the trunk's output and the tile's
+        output (torch's, and the float32 copy the blend makes)."""
+        out = self.scale**2 * self.model.out_channels * (torch.finfo(self.dtype).bits / 8 + 4)
+        return self._probe()["features"] + out
+
+    def head_tile(self, th: int, tw: int, batch: int = 1) -> int:
+        """The whole tile when the whole network fits by the bound (no probe forward), else what the budget
+        leaves beside the held trunk output, at most HEAD_TILE_CAP."""
+        bound = self._bytes_bound()
+        if bound and batch * th * tw * bound <= self._budget():
+            return max(th, tw)
+        left = self._budget() - batch * th * tw * self._held_bytes()
+        side = int(math.sqrt(max(0.0, left) / (batch * PEAK_FACTOR * self._probe()["head"])))
+        return max(MIN_TILE, min(HEAD_TILE_CAP, side // 8 * 8))
 
     def _budget(self) -> int:
         if self.on_cuda and not self.memory_budget:
@@ -143,7 +194,7 @@ class Upscaler(Pipeline):
             return int(0.7 * free)
         return super()._budget()
 
-    def _smaller(self, tile: int, batch: int, error: BaseException) -> tuple[int, int]:
+    def _smaller(self, tile: int | tuple[int, int], batch: int, error: BaseException) -> tuple[int, int]:
         if self.on_cuda:
             torch.cuda.empty_cache()
         return super()._smaller(tile, batch, error)

@@ -1,0 +1,201 @@
+"""Two-stage inference: each generator's trunk/head split, the head run in crops, and the upscaler's two-stage
+tiles, against the whole-image forward (the oracle) and against the single-stage tiles of before."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsrgan.archs import ArchSpec, LoadedModel, build
+from dsrgan.inference.staged import run_staged
+from dsrgan.inference.tiling import TileGrid, area_tile, halo_spans
+from dsrgan.inference.upscaler import Upscaler
+
+_SMALL = dict(num_feat=8, num_block=2, num_grow=4, up_channels=4)
+_DETAIL = dict(taps=(1, 2), detail_feat=4, detail_grow=4, detail_up_channels=4, attention_channels=4)
+SPECS = {
+    "rrdbnet": ArchSpec("rrdbnet", dict(_SMALL)),
+    "dsrgan": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="multiply", detail_channels=1),
+                       detail_variant="dsrgan"),
+    "dsrgan-noattn": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="multiply", detail_channels=1,
+                                             attention=False), detail_variant="dsrgan"),
+    "dsrgan-gif": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="add", detail_channels=3), detail_variant="gif"),
+}
+
+
+def loaded(name, seed=0) -> LoadedModel:
+    spec = SPECS[name]
+    torch.manual_seed(seed)
+    net = build(spec)
+    if spec.detail_variant is not None:  # the detail output starts at zero; make the detail path matter
+        torch.nn.init.normal_(net.detail_conv_last.weight, std=0.1)
+        torch.nn.init.normal_(net.detail_conv_last.bias, std=0.1)
+    return LoadedModel(net, spec).to("cpu", torch.float32)
+
+
+def inputs(model, h, w, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    lr = torch.rand(1, 3, h, w, generator=g)
+    det = None if model.detail_variant is None else 0.5 * torch.randn(1, model.detail_channels, h, w, generator=g)
+    return lr, det
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_generator_declares_two_stages_that_make_its_forward(name):
+    model = loaded(name)
+    assert model.has_stages
+    lr, det = inputs(model, 7, 9)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.run_head(model.run_trunk(lr, det), 0.7), model.run(lr, det, 0.7),
+                                   rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_head_context_is_exactly_the_heads_reach(name):
+    """Change the trunk features at one LR pixel: the head's output changes exactly head_context LR pixels away
+    and no further (declared too small, crops would differ from the whole run; too large, they waste work)."""
+    model = loaded(name)
+    lr, det = inputs(model, 11, 11)
+    with torch.inference_mode():
+        feats = model.run_trunk(lr, det)
+        bumped = feats.clone()
+        bumped[:, :, 5, 5] += 1.0
+        diff = (model.run_head(bumped) - model.run_head(feats)).abs().amax(dim=(0, 1))
+    ys, xs = torch.nonzero(diff > 0, as_tuple=True)
+    s = model.scale
+    reach = max((ys // s - 5).abs().max().item(), (xs // s - 5).abs().max().item())
+    assert reach == model.head_context
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("h,w,head_tile", [(13, 21, 5), (1, 7, 2), (16, 9, 4), (9, 9, 16)])
+def test_head_in_crops_equals_the_whole_head(name, h, w, head_tile):
+    model = loaded(name)
+    lr, det = inputs(model, h, w)
+    with torch.inference_mode():
+        whole = model.run(lr, det, 0.6)
+        staged = run_staged(model, lr, det, 0.6, head_tile)
+    torch.testing.assert_close(staged, whole, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("length,tile,halo", [(1, 4, 2), (13, 5, 2), (100, 7, 3), (8, 8, 2), (9, 4, 0)])
+def test_halo_spans_partition_the_axis_and_keep_their_context(length, tile, halo):
+    spans = halo_spans(length, tile, halo)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    for (a, b, sa, sb), nxt in zip(spans, spans[1:] + [None], strict=True):
+        assert 0 < b - a <= tile and sa == max(0, a - halo) and sb == min(length, b + halo)
+        if nxt is not None:
+            assert nxt[0] == b
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 3000), st.integers(16 * 16, 1200**2), st.integers(0, 32))
+def test_area_tile_fits_the_area_and_never_costs_more_than_square_tiles(h, w, area, overlap):
+    cap, minimum = 1024, 16
+    th, tw = area_tile(h, w, area, cap, overlap, minimum)
+    assert 1 <= th <= min(h, cap) and 1 <= tw <= min(w, cap)
+    assert th * tw <= area
+    side = min(cap, int(area**0.5))  # the square tile of the same area: the rule before
+    square = TileGrid(h, w, side, overlap, 1)
+    assert TileGrid(h, w, (th, tw), overlap, 1).processed_fraction <= square.processed_fraction + 1e-12
+
+
+# --- the upscaler ------------------------------------------------------------------------------------------------
+def _single_stage(up, monkeypatch):
+    monkeypatch.setattr(up, "staged", lambda strength=1.0: False)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_two_stage_tiles_equal_single_stage_tiles_and_the_whole_image(name, rng, monkeypatch):
+    """Odd size, seams in both axes, head crops inside each tile: the same numbers as the single-stage tiles of
+    before (the head crops are exact), and within 1/255 of the whole image."""
+    model = loaded(name)
+    up = Upscaler(model, device="cpu", threads=1, memory_budget=60_000)  # forces head crops of 16 px
+    img = rng.random((37, 53, 3), dtype=np.float32)
+    staged = up.upscale_array(img, tile=34, tile_overlap=16)
+    stats = up.last_stats
+    assert stats["tiles"] > 4 and stats["head_tile"] < max(stats["tile_hw"])
+    whole = Upscaler(model, device="cpu", threads=1).upscale_array(img, tile=0)
+    _single_stage(up, monkeypatch)
+    single = up.upscale_array(img, tile=34, tile_overlap=16)
+    assert up.last_stats["head_tile"] is None
+    np.testing.assert_allclose(staged, single, rtol=0, atol=1e-5)
+    assert np.abs(staged - whole).max() < 1 / 255
+
+
+def test_two_stage_keeps_alpha_16_bit_and_progress(rng):
+    model = loaded("dsrgan")
+    rgba = (rng.random((30, 41, 4)) * 65535).astype(np.uint16)
+    rgba[..., 3] = np.linspace(0, 65535, 41).astype(np.uint16)[None, :]  # a real alpha ramp, 0 included
+    seen = []
+    up = Upscaler(model, device="cpu", threads=1, memory_budget=60_000)
+    tiled = up.upscale(rgba, tile=24, tile_overlap=10, progress=lambda k, n: seen.append((k, n)))
+    assert up.last_stats["head_tile"] is not None and up.last_stats["tiles"] > 1
+    assert seen[-1] == (up.last_stats["tiles"],) * 2 and len(seen) == up.last_stats["tiles"]
+    whole = Upscaler(model, device="cpu", threads=1).upscale(rgba, tile=0)
+    assert tiled.dtype == np.uint16 and tiled.shape == (120, 164, 4)
+    np.testing.assert_array_equal(tiled[..., 3], whole[..., 3])  # alpha: bicubic, never the network
+    # what is seen (colour x alpha) within 1/255; un-premultiplying at alpha near 0 magnifies any difference
+    seen_t, seen_w = (a[..., :3] / 65535 * (a[..., 3:] / 65535) for a in (tiled, whole))
+    assert np.abs(seen_t - seen_w).max() < 1 / 255
+
+
+def test_the_default_plan_of_a_full_model_uses_large_trunk_tiles():
+    """dsrgan-x4 at the 2 GiB default: the trunk's tiles are larger than a single-stage plan allows, so the
+    overlap costs less (docs/upscaling.md); planned from a probe, no image is run."""
+    from dsrgan.archs import PRESETS
+
+    up = Upscaler(build("dsrgan-x4"), PRESETS["dsrgan-x4"], device="cpu", threads=1, backend="torch",
+                  memory_budget=2 * 2**30)
+    two, _ = up.plan(2048, 2048)
+    one, _ = up.plan(2048, 2048, staged=False)
+    g2, g1 = (TileGrid(2064, 2064, t, 24, 4) for t in (two, one))
+    assert g2.th * g2.tw > 3 * g1.th * g1.tw and g2.processed_fraction < g1.processed_fraction
+    assert up.head_tile(g2.th, g2.tw) >= 64
+
+
+# --- trained-like weights on a real photo ------------------------------------------------------------------------
+def _photo(h, w):
+    from pathlib import Path
+
+    from PIL import Image
+
+    img = Image.open(Path(__file__).resolve().parents[1] / "assets" / "sample.png").convert("RGB")
+    return np.asarray(img, dtype=np.float32)[40:40 + h, 60:60 + w] / 255
+
+
+def _tiled_vs_whole(up, img, tile):
+    from dsrgan.inference.upscaler import Upscaler
+
+    tiled = up.upscale_array(img, tile=tile)
+    stats = dict(up.last_stats)
+    whole = Upscaler(up.model, device="cpu", memory_budget=2**36).upscale_array(img, tile=0)
+    return np.abs(tiled - whole).max(), stats
+
+
+def test_bundled_default_two_stage_tiles_match_untiled():
+    import dsrgan
+
+    up = dsrgan.load_model("default", device="cpu", backend="torch", memory_budget=400_000)
+    assert up.model.has_stages
+    diff, stats = _tiled_vs_whole(up, _photo(61, 83), tile=48)  # the default overlap (16), odd sizes
+    assert stats["overlap"] == 16 and stats["tiles"] >= 6 and stats["head_tile"] < 48
+    assert diff < 1 / 255
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dsrgan-x4", "esrgan-x4"])
+def test_full_presets_two_stage_tiles_match_untiled(name):
+    """The full presets, randomly initialised with an active detail branch, at their default overlap (24):
+    2 x 2 trunk tiles overlapping by exactly 24 px, head crops inside them."""
+    from dsrgan.archs import PRESETS
+
+    torch.manual_seed(0)
+    net = build(name)
+    if PRESETS[name].detail_variant is not None:
+        torch.nn.init.normal_(net.detail_conv_last.weight, std=0.05)
+    up = Upscaler(net, PRESETS[name], device="cpu", backend="torch", memory_budget=3_000_000)
+    diff, stats = _tiled_vs_whole(up, _photo(64, 64), tile=52)  # 80 px with the border context: starts 0, 28
+    assert stats["overlap"] == 24 and stats["tiles"] == 4 and stats["head_tile"] < 52
+    assert diff < 1 / 255
