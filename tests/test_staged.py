@@ -141,18 +141,46 @@ def test_two_stage_keeps_alpha_16_bit_and_progress(rng):
     assert np.abs(seen_t - seen_w).max() < 1 / 255
 
 
-def test_the_default_plan_of_a_full_model_uses_large_trunk_tiles():
-    """dsrgan-x4 at the 2 GiB default: the trunk's tiles are larger than a single-stage plan allows, so the
-    overlap costs less (docs/upscaling.md); planned from a probe, no image is run."""
+def test_out_of_memory_in_the_head_retries_with_smaller_crops(rng):
+    model = loaded("dsrgan")
+    head = model.module.head
+    sizes = []
+
+    def small_head(features, **kw):  # a device that holds the head of at most 16 x 16 features
+        sizes.append(features.shape[-1])
+        if features.shape[-1] * features.shape[-2] > 16 * 16:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return head(features, **kw)
+
+    img = rng.random((30, 40, 3), dtype=np.float32)
+    model.module.head = small_head
+    up = Upscaler(model, device="cpu", threads=1)
+    out = up.upscale_array(img, tile=0)
+    stats = up.last_stats
+    assert sizes[0] > 16 and stats["head_tile"] <= 16 and stats["tiles"] > 1
+    del model.module.head  # the real head again: the same tiles, the head whole, give the same numbers
+    ref = Upscaler(model, device="cpu", threads=1, memory_budget=2**36)
+    np.testing.assert_allclose(out, ref.upscale_array(img, tile=stats["tile"]), rtol=0, atol=1e-5)
+
+
+def test_the_default_plan_of_a_full_model(monkeypatch):
+    """dsrgan-x4 at the 2 GiB default, planned from a probe (no image is run): on the CPU the trunk tile stays where
+    it runs at full per-pixel speed; where memory alone decides (as on a GPU) it is far larger than a single-stage
+    plan allows, so the overlap costs less (docs/upscaling.md)."""
+    import math
+
     from dsrgan.archs import PRESETS
+    from dsrgan.inference.upscaler import CPU_TRUNK_TILE_BYTES
 
     up = Upscaler(build("dsrgan-x4"), PRESETS["dsrgan-x4"], device="cpu", threads=1, backend="torch",
                   memory_budget=2 * 2**30)
-    two, _ = up.plan(2048, 2048)
-    one, _ = up.plan(2048, 2048, staged=False)
-    g2, g1 = (TileGrid(2064, 2064, t, 24, 4) for t in (two, one))
-    assert g2.th * g2.tw > 3 * g1.th * g1.tw and g2.processed_fraction < g1.processed_fraction
-    assert up.head_tile(g2.th, g2.tw) >= 64
+    cpu = TileGrid(2064, 2064, up.plan(2048, 2048)[0], 24, 4)
+    assert cpu.th * cpu.tw * up._probe()["trunk"] <= CPU_TRUNK_TILE_BYTES
+    one = TileGrid(2064, 2064, up.plan(2048, 2048, staged=False)[0], 24, 4)
+    monkeypatch.setattr(up, "_fast_px", lambda staged: math.inf)
+    two = TileGrid(2064, 2064, up.plan(2048, 2048)[0], 24, 4)
+    assert two.th * two.tw > 3 * one.th * one.tw and two.processed_fraction < 1.1 < one.processed_fraction
+    assert up.head_tile(two.th, two.tw) >= 64
 
 
 # --- trained-like weights on a real photo ------------------------------------------------------------------------

@@ -135,6 +135,10 @@ class Pipeline:
         """Side (LR pixels) of the head's crops for two-stage tiles of th x tw."""
         raise NotImplementedError
 
+    def _fast_px(self, staged: bool) -> float:
+        """The largest tile (pixels) that still runs at full per-pixel speed; no limit unless a subclass knows."""
+        return math.inf
+
     def _engine_for(self, strength: float):
         """The engine that runs a tile at this detail strength."""
         if strength != 1.0 and not self.backend.supports_strength:
@@ -171,7 +175,7 @@ class Pipeline:
             bound = self._bytes_bound()
             if bound and height <= cap and width <= cap and height * width * bound <= self._budget():
                 return 0, 1  # fits even by the bound: no probe forward (it costs a first pass)
-            max_px = max(MIN_TILE * MIN_TILE, self._budget() / per_px())
+            max_px = max(MIN_TILE * MIN_TILE, min(self._budget() / per_px(), self._fast_px(staged)))
             if height <= cap and width <= cap and height * width <= max_px:
                 return 0, 1
             pad = 2 * self.pad  # the tiles cover the image and its border context
@@ -196,7 +200,9 @@ class Pipeline:
         tile, batch = self.plan(h - 2 * self.pad, w - 2 * self.pad, tile, overlap=overlap, staged=staged)
         while True:
             grid = TileGrid(h, w, tile or (h, w), overlap, self.scale)
-            head_tile = self.head_tile(grid.th, grid.tw, batch) if staged else None
+            head_tile = None
+            if staged:  # after an out-of-memory retry the head's crops shrink with the tiles
+                head_tile = min(self.head_tile(grid.th, grid.tw, batch), self._tile_limit or grid.th + grid.tw)
             forward = functools.partial(self._forward_tiles, lr_all, det_all, float(strength), head_tile)
             counter = _Progress(len(grid), progress)
             self.last_stats.update(tile=tile, tile_hw=(grid.th, grid.tw), batch=batch, tiles=len(grid),

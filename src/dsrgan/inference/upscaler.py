@@ -32,6 +32,12 @@ _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfM
 # growth of peak RSS from 64- to 128-px tiles (docs/upscaling.md).
 TRUNK_PEAK_FACTOR = 14.0
 HEAD_TILE_CAP = 256  # largest crop of the head stage, LR pixels
+# On the CPU a trunk tile runs slower per pixel once its activations outgrow the caches: dsrgan-x4's trunk took
+# 598, 613, 705 and 805 us of CPU per LR pixel at 128, 192, 256 and 384 px, and a 534-px two-stage tile 902 against
+# 723-736 for a 200-px one, which ate the saving of its smaller overlap (docs/upscaling.md). So the CPU's trunk
+# tiles are kept to where the trunk's largest module output per tile stays under this (~220 px for dsrgan-x4,
+# ~360 for the lite model: the sizes that ran fastest).
+CPU_TRUNK_TILE_BYTES = 24 * 2**20
 
 
 class Upscaler(Pipeline):
@@ -171,6 +177,11 @@ class Upscaler(Pipeline):
     def _staged_bytes_per_pixel(self) -> float:
         """The trunk's peak, or what the head's crops run beside (_held_bytes) if that is more."""
         return max(TRUNK_PEAK_FACTOR * self._probe()["trunk"], self._held_bytes())
+
+    def _fast_px(self, staged: bool) -> float:
+        if not staged or self.on_cuda:
+            return math.inf
+        return CPU_TRUNK_TILE_BYTES / self._probe()["trunk"]
 
     def _held_bytes(self) -> float:
         """Per input pixel of a two-stage tile, held while its head runs: the trunk's output and the tile's
