@@ -466,10 +466,10 @@ def stages_table(args) -> None:
     """
     import numpy as np
 
-    from dsrgan.inference.tiling import TileGrid, run_tiled
     from dsrgan.inference.pipeline import PEAK_FACTOR
+    from dsrgan.inference.tiling import TileGrid, run_tiled
     from dsrgan.inference.upscaler import Upscaler
-    from dsrgan.utils.machine import describe, usable_cores
+    from dsrgan.utils.machine import describe
 
     threads = args.threads or 1
     print(f"machine: {describe()}; {threads} thread(s); torch engine\n")

@@ -211,4 +211,4 @@ def halo_spans(length: int, tile: int, halo: int) -> list[tuple[int, int, int, i
         raise ValueError(f"length and tile must be positive and halo >= 0 (got {length}, {tile}, {halo})")
     n = math.ceil(length / tile)
     bounds = [round(i * length / n) for i in range(n + 1)]
-    return [(a, b, max(0, a - halo), min(length, b + halo)) for a, b in zip(bounds, bounds[1:])]
+    return [(a, b, max(0, a - halo), min(length, b + halo)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
