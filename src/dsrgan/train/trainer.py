@@ -40,7 +40,7 @@ class Trainer:
         self.resume = resume
         self.progress = ckpt.Progress()
         self.log: RunLogger | None = None
-        self._stop_requested = False
+        self._stop_signal: int | None = None  # the signal that asked the run to stop, once one has
         self._handlers = None
 
     # the run's parts, for callers and tests
@@ -186,7 +186,7 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count, t_last, it_last = 0, time.perf_counter(), self.iteration
         self._t_start = time.perf_counter()
-        self._stop_requested, self._stop_signal = False, signal.SIGINT
+        self._stop_signal = None
         self._catch_stop_signals()
         deadline = time.perf_counter() + 60.0 * t.time_limit_minutes if t.time_limit_minutes > 0 else None
         try:
@@ -198,10 +198,10 @@ class Trainer:
                         self.validate()
                     self._checkpoint()
                     break
-                if not ddp.all_true(not self._stop_requested, self.dist, self.device):  # any rank asked
+                if not ddp.all_true(self._stop_signal is None, self.dist, self.device):  # any rank asked
                     path = self._checkpoint()
                     self._say(f"stopped at iteration {self.iteration}: checkpoint {path}; continue with --resume auto")
-                    raise Interrupted(self._stop_signal)
+                    raise Interrupted(self._stop_signal or signal.SIGINT)  # another rank's stop: SIGINT
                 terms = self.train_step(next(it_data))
                 self.progress.iteration += 1
                 for k, v in terms.items():
@@ -248,7 +248,6 @@ class Trainer:
     def request_stop(self, *_args) -> None:
         """First Ctrl-C / SIGTERM / SIGHUP: finish the current iteration, write a checkpoint, stop. A second one is the
         default action (immediate), since the handlers are restored when the first one arrives."""
-        self._stop_requested = True
         self._stop_signal = _args[0] if _args else signal.SIGINT
         self._restore_signals()
 
