@@ -8,6 +8,8 @@ from PIL import Image
 
 from dsrgan.archs import ArchSpec, build
 from dsrgan.inference import backends
+from dsrgan.inference.pipeline import PEAK_FACTOR
+from dsrgan.inference.tiling import TileGrid
 from dsrgan.inference.upscaler import Upscaler
 
 TINY = ArchSpec("dsrgan", dict(num_feat=8, num_block=2, num_grow=4, up_channels=4, taps=(1, 2), detail_feat=4,
@@ -131,26 +133,143 @@ def test_whole_image_plan_needs_no_probe_when_the_bound_fits():
 def test_openvino_compiles_recurring_shapes_for_their_size(monkeypatch):
     up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend="openvino")
     engine = up.backend
-    monkeypatch.setattr(engine, "FIXED_SHAPES", 1)
+    trunk, head = engine.graphs  # a two-stage network: each graph compiles its own recurring shapes
+    for graph in engine.graphs:
+        monkeypatch.setattr(graph, "FIXED_SHAPES", 1)
     rng = np.random.default_rng(0)
 
     def inputs(h, w):
         return rng.random((1, 3, h, w), dtype=np.float32), 0.3 * rng.standard_normal((1, 1, h, w)).astype(np.float32)
 
     a, b = inputs(20, 28), inputs(16, 16)
-    first = engine.run(*a)  # a shape's first call: the dynamic graph
-    assert not engine.fixed
+    first = engine.run(*a)  # a shape's first call: the dynamic graphs
+    assert not trunk.fixed and not head.fixed
     from dsrgan.export.onnx import cache_dir
 
     cached = sorted((cache_dir() / "openvino").iterdir())
-    second = engine.run(*a)  # its second: a compile for exactly this size
-    assert list(engine.fixed) == [(a[0].shape, a[1].shape)]
+    second = engine.run(*a)  # its second: a compile for exactly this size, trunk and head
+    features = (1, trunk.compiled.outputs[0].get_partial_shape()[1].get_length(), 20, 28)
+    assert list(trunk.fixed) == [(a[0].shape, a[1].shape)] and list(head.fixed) == [(features,)]
     assert sorted((cache_dir() / "openvino").iterdir()) == cached  # kept in memory, not one file per size
     assert np.abs(second - first).max() < 1e-5 and second.shape == (1, 3, 80, 112)
     with torch.inference_mode():
         ref = up.model.run(torch.from_numpy(a[0]), torch.from_numpy(a[1]), 1.0).numpy()
     assert np.abs(second - ref).max() < 1e-4
-    engine.run(*b)
-    engine.run(*b)  # a second recurring shape replaces the first (one kept here)
-    assert list(engine.fixed) == [(b[0].shape, b[1].shape)]
+    whole = engine.run(*b)
+    crops = engine.run(*b, head_tile=6)  # 3 x 3 crops of 16 px, all of one shape: compiled from the second on
+    assert list(head.fixed) == [((1, features[1], 10, 10),)] and head.calls[(1, features[1], 10, 10),] == 2
+    assert np.abs(crops - whole).max() < 1e-5
     assert np.abs(engine.run(*a) - first).max() < 1e-5  # dropped shapes still run
+
+
+# --- two stages on the ONNX engines ----------------------------------------------------------------------------
+def _preset(name):
+    """A preset with random weights; a detail branch made active (its output layer starts at zero)."""
+    from dsrgan.archs import PRESETS
+
+    torch.manual_seed(3)
+    model = build(name)
+    if PRESETS[name].detail_variant is not None:
+        torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
+    return model, PRESETS[name]
+
+
+class _OneStage(torch.nn.Module):
+    """A network that declares no stages (any module passed to Upscaler): the engines run it as one graph."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, lr, detail, *, detail_strength=1.0):
+        return self.net(lr, detail, detail_strength=detail_strength)
+
+
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_stage_engine_equals_its_single_graph_and_torch(engine, tmp_path):
+    """The lite preset (a staged network, random weights): trunk graph, then the head graph on 3 x 3 crops of the
+    features, against the same engine on the whole network's single graph and against torch."""
+    from dsrgan.export.onnx import EngineFiles, export_onnx
+
+    model, spec = _preset("dsrgan-lite-x4")
+    up = Upscaler(model, spec, device="cpu", threads=1, backend=engine)
+    assert up.backend.staged and len(up.backend.files.paths) == 2
+    rng = np.random.default_rng(5)
+    lr = rng.random((1, 3, 24, 20), dtype=np.float32)
+    det = up.detail_map(lr[0].transpose(1, 2, 0)).transpose(2, 0, 1)[None]
+    staged = up.backend.run(lr, det, head_tile=8)  # 3 x 3 crops of the 24 x 20 features
+    single = export_onnx(model, spec, tmp_path / "whole.onnx", clamp=False)
+    whole = backends.open_engine(engine, EngineFiles(single), threads=1)
+    assert not whole.staged
+    one = whole.run(lr, det)
+    with torch.inference_mode():
+        ref = up.model.run(torch.from_numpy(lr), torch.from_numpy(det), 1.0).numpy()
+    assert staged.shape == one.shape == (1, 3, 96, 80)
+    assert np.abs(staged - one).max() < 1e-4  # the same network, cut in two
+    assert np.abs(staged - ref).max() < 1 / 255 and np.abs(one - ref).max() < 1 / 255
+
+
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_tiles_in_two_stages_with_the_trunks_memory(engine, monkeypatch):
+    """The plan for an engine is a two-stage plan (the lite preset): larger tiles than the whole network's memory
+    allows, so less extra work, head crops inside them, and what stays held (the engine keeps the trunk's working
+    memory) plus a head crop within the budget; the picture equals torch's on the same tiles."""
+    from dsrgan.inference.pipeline import CPU_TRUNK_TILE_BYTES
+
+    model, spec = _preset("dsrgan-lite-x4")
+    budget = 10**9
+    up = Upscaler(model, spec, device="cpu", threads=1, backend=engine, memory_budget=budget)
+    assert up.staged() and up.backend.keeps_trunk_memory
+    assert up.plan(1000, 1000) == up.plan(1000, 1000, staged=True) != up.plan(1000, 1000, staged=False)
+    two = TileGrid(1016, 1016, up.plan(1000, 1000)[0], 16, 4)
+    one = TileGrid(1016, 1016, up.plan(1000, 1000, staged=False)[0], 16, 4)
+    assert two.th * two.tw > 1.5 * one.th * one.tw and two.processed_fraction < one.processed_fraction
+    assert two.th * two.tw * up._probe()["trunk"] <= CPU_TRUNK_TILE_BYTES  # the CPU's speed limit, as torch's
+    head = up.head_tile(two.th, two.tw)
+    assert head < max(two.th, two.tw)
+    window = head + 2 * up.model.head_context
+    assert two.th * two.tw * up._held_bytes() + PEAK_FACTOR * up._probe()["head"] * window**2 <= budget
+    # a small budget: tiles and head crops on a small image, the same picture as torch on the same tiles
+    up.memory_budget = 12 * 10**6
+    img = photo((40, 56))
+    out = up.upscale_array(img)
+    stats = up.last_stats
+    assert stats["tiles"] > 1 and stats["head_tile"] < max(stats["tile_hw"])
+    ref = Upscaler(model, spec, device="cpu", threads=1, backend="torch")
+    monkeypatch.setattr(ref, "plan", lambda *a, **k: (stats["tile"], 1))  # torch's own plan differs
+    assert np.abs(out - ref.upscale_array(img)).max() < 1 / 255
+    assert ref.last_stats["tile_hw"] == stats["tile_hw"] and ref.last_stats["tiles"] == stats["tiles"]
+
+
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+def test_engine_files_are_keyed_by_stage_and_weights():
+    from dsrgan.archs import LoadedModel
+    from dsrgan.export.onnx import cached_engine_files
+
+    staged = LoadedModel(tiny_model(), TINY)
+    files, fresh = cached_engine_files(staged)
+    assert files.head is not None and files.head_context == 2 and files.scale == 4
+    assert files.graph.name.endswith("-trunk.onnx") and files.head.name.endswith("-head.onnx")
+    assert cached_engine_files(staged) == (files, False)  # found again, not exported again
+    plain = LoadedModel(_OneStage(tiny_model()), TINY)
+    single, _ = cached_engine_files(plain)
+    assert not plain.has_stages and single.head is None and single.graph not in files.paths
+    other = tiny_model()
+    with torch.no_grad():
+        other.conv_last.bias += 0.01  # other weights (a head layer): both graphs get new files
+    changed, fresh = cached_engine_files(LoadedModel(other, TINY))
+    assert fresh and not set(changed.paths) & set(files.paths)
+
+
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_network_without_stages_runs_as_one_graph(engine):
+    up = Upscaler(_OneStage(tiny_model()), TINY, device="cpu", threads=1, backend=engine, memory_budget=10**6)
+    ref = Upscaler(_OneStage(tiny_model()), TINY, device="cpu", threads=1, backend="torch", memory_budget=10**6)
+    assert not up.staged() and not up.backend.staged and len(up.backend.files.paths) == 1
+    img = photo((40, 56))
+    out = up.upscale_array(img)
+    assert up.last_stats["head_tile"] is None and up.last_stats["tiles"] > 1
+    assert np.abs(out - ref.upscale_array(img)).max() < 1 / 255

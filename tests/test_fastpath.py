@@ -103,19 +103,24 @@ def test_same_pictures_as_torch_without_importing_torch(cached_model, tmp_path):
 def test_tile_plan_equals_the_torch_paths(cached_model):
     from dsrgan.inference.api import load_model
 
-    # the same engine both ways (with the torch engine the network would tile in two stages, on other tiles)
+    # the same engine both ways, both in two stages (trunk and head graphs)
     ref = load_model(str(cached_model), device="cpu", threads=1, backend=OPTS["backend"])
     up = fastpath.open_cached(str(cached_model), **OPTS)
-    assert not ref.staged() and ref.backend.name == up.backend.name
+    assert ref.staged() and up.staged() and up.backend.files == ref.backend.files
+    assert ref.backend.name == up.backend.name
     for budget in (None, 10**6, 4 * 10**6, 3 * 10**7):
         ref.memory_budget = up.memory_budget = budget
         for h, w in ((1, 1), (40, 50), (200, 120), (600, 90), (1000, 1000)):
             assert up.plan(h, w) == ref.plan(h, w), (budget, h, w)
+            for staged in (True, False):
+                assert up.plan(h, w, staged=staged) == ref.plan(h, w, staged=staged), (budget, h, w)
+        assert up.head_tile(40, 56) == ref.head_tile(40, 56), budget
     # an image that the memory budget splits into tiles: the same tiles, the same picture
     ref.memory_budget = up.memory_budget = 4 * 10**6
     img = photo((70, 90)).astype(np.float32) / 255
     a, b = up.upscale_array(img), ref.upscale_array(img)
     assert up.last_stats["tiles"] == ref.last_stats["tiles"] > 1
+    assert up.last_stats["head_tile"] == ref.last_stats["head_tile"] is not None
     assert np.abs(a - b).max() < 1 / 255
 
 
@@ -147,11 +152,14 @@ def test_a_missing_or_stale_cache_falls_back_and_is_rebuilt(cached_model, tmp_pa
     assert fastpath.open_cached(model, **OPTS) is None
     record_file.write_text("{not json")
     assert fastpath.open_cached(model, **OPTS) is None
-    record_file.write_text(json.dumps(record))
-    engine_file = tmp_path / "cache" / "onnx" / record["engine_file"]
-    engine_file.unlink()
+    record_file.write_text(json.dumps({**record, "version": 1}))  # a record of the one-graph kind
     assert fastpath.open_cached(model, **OPTS) is None
-    assert main(argv) == 0 and engine_file.is_file()  # the torch path exports it again
+    record_file.write_text(json.dumps(record))
+    assert len(record["engine_files"]) == 2  # trunk and head
+    head_file = tmp_path / "cache" / "onnx" / record["engine_files"][1]
+    head_file.unlink()  # one of the two missing
+    assert fastpath.open_cached(model, **OPTS) is None
+    assert main(argv) == 0 and head_file.is_file()  # the torch path exports it again
     assert fastpath.open_cached(model, **OPTS) is not None
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dsrgan.archs import ArchSpec, LoadedModel, build
 from dsrgan.inference.staged import run_staged
-from dsrgan.inference.tiling import TileGrid, area_tile, halo_spans
+from dsrgan.inference.tiling import TileGrid, area_tile, halo_spans, run_in_crops
 from dsrgan.inference.upscaler import Upscaler
 
 _SMALL = dict(num_feat=8, num_block=2, num_grow=4, up_channels=4)
@@ -79,14 +79,41 @@ def test_head_in_crops_equals_the_whole_head(name, h, w, head_tile):
     torch.testing.assert_close(staged, whole, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("length,tile,halo", [(1, 4, 2), (13, 5, 2), (100, 7, 3), (8, 8, 2), (9, 4, 0)])
-def test_halo_spans_partition_the_axis_and_keep_their_context(length, tile, halo):
+@pytest.mark.parametrize("length,tile,halo", [(1, 4, 2), (13, 5, 2), (100, 7, 3), (8, 8, 2), (9, 4, 0), (16, 6, 2)])
+def test_halo_spans_partition_the_axis_in_windows_of_one_size_that_keep_their_context(length, tile, halo):
     spans = halo_spans(length, tile, halo)
     assert spans[0][0] == 0 and spans[-1][1] == length
+    assert len({sb - sa for _, _, sa, sb in spans}) == 1  # one window size: one input shape for an engine
     for (a, b, sa, sb), nxt in zip(spans, spans[1:] + [None], strict=True):
-        assert 0 < b - a <= tile and sa == max(0, a - halo) and sb == min(length, b + halo)
+        assert 0 < b - a <= tile and 0 <= sa and sb <= length
+        assert sa == 0 or sa <= a - halo  # context on each side, or the axis border
+        assert sb == length or sb >= b + halo
         if nxt is not None:
             assert nxt[0] == b
+
+
+def _upsample_and_blur(x: np.ndarray) -> np.ndarray:
+    """A local operator like a head: nearest x2, then a zero-padded 3x3 weighted sum (reach: 1 input pixel)."""
+    up = x.repeat(2, axis=-2).repeat(2, axis=-1)
+    p = np.pad(up, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    h, w = up.shape[-2:]
+    k = np.arange(1.0, 10.0).reshape(3, 3)
+    return sum(k[i, j] * p[:, :, i:i + h, j:j + w] for i in range(3) for j in range(3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(1, 12))
+def test_run_in_crops_on_numpy_equals_the_whole_operator(h, w, tile):
+    x = np.random.default_rng(h * 31 + w).random((2, 3, h, w))
+    calls = []
+
+    def op(a):
+        calls.append(a.shape)
+        return _upsample_and_blur(a)
+
+    out = run_in_crops(op, x, tile, 1, 2, copy=np.ascontiguousarray)
+    np.testing.assert_array_equal(out, _upsample_and_blur(x))
+    assert len(set(calls)) == 1  # every crop one shape
 
 
 @settings(max_examples=200, deadline=None)
@@ -170,7 +197,7 @@ def test_the_default_plan_of_a_full_model(monkeypatch):
     import math
 
     from dsrgan.archs import PRESETS
-    from dsrgan.inference.upscaler import CPU_TRUNK_TILE_BYTES
+    from dsrgan.inference.pipeline import CPU_TRUNK_TILE_BYTES
 
     up = Upscaler(build("dsrgan-x4"), PRESETS["dsrgan-x4"], device="cpu", threads=1, backend="torch",
                   memory_budget=2 * 2**30)

@@ -22,6 +22,7 @@ from dsrgan.detail.torch_detail import pcr_levels
 GENERATOR_INPUTS = ("lr", "detail")
 END_TO_END_INPUTS = ("image",)
 OUTPUTS = ("sr",)
+FEATURES = ("features",)  # the trunk graph's output, the head graph's input
 UNBOUNDED = 2**30  # a line length for pcr_levels: only the precision bound limits the levels
 
 
@@ -113,6 +114,28 @@ class GeneratorGraph(nn.Module):
     def forward(self, lr: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
         sr = self.model(lr, detail)[0] if self.has_detail else self.model(lr)
         return sr.clamp(0.0, 1.0) if self.clamp else sr
+
+
+class TrunkGraph(nn.Module):
+    """(lr[, detail]) -> features: the LR-size stage of a network that declares two stages (a LoadedModel)."""
+
+    def __init__(self, loaded):
+        super().__init__()
+        self.net, self.loaded = loaded.module, loaded  # `net` registers the weights with the graph
+
+    def forward(self, lr: torch.Tensor, detail: torch.Tensor | None = None) -> torch.Tensor:
+        return self.loaded.run_trunk(lr, detail)
+
+
+class HeadGraph(nn.Module):
+    """features (or a crop of them) -> sr, unclamped, at detail strength 1: the HR-size stage."""
+
+    def __init__(self, loaded):
+        super().__init__()
+        self.net, self.loaded = loaded.module, loaded
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.loaded.run_head(features, 1.0)
 
 
 class EndToEndGraph(nn.Module):

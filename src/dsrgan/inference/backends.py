@@ -1,8 +1,12 @@
-"""Inference engines behind one interface: `run(lr, detail) -> sr` on numpy arrays.
+"""Inference engines behind one interface: `run(lr, detail, strength, head_tile=None) -> sr` on numpy arrays.
 
 - torch: PyTorch eager on any device (the reference; also the only one that honours detail_strength != 1).
 - onnxruntime / openvino: the network exported once to ONNX (cached per user, see dsrgan.export.onnx) and run
   by that engine on the CPU. Optional: `pip install dsrgan[fast]`.
+
+Every engine runs a network that declares two stages (LoadedModel.has_stages; `staged` is true) as trunk, then
+head in crops of `head_tile` LR pixels (dsrgan.inference.tiling.run_in_crops): torch on the module's stages, the
+ONNX engines on a trunk and a head graph. Networks without stages are one graph.
 
 `auto` tries the engines in the order measured fastest for the model on this kind of device (ENGINE_ORDER) and
 falls back, with a note, when one is missing or fails to load.
@@ -45,10 +49,12 @@ class TorchBackend:
 
     name = "torch"
     supports_strength = True
+    keeps_trunk_memory = False  # freed before the head runs
 
     def __init__(self, model, device, dtype):
         import torch
 
+        self.staged = model.has_stages  # runs the two stages when asked (head_tile)
         self.device, self.dtype = device, dtype
         self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
         model.module.to(memory_format=self.memory_format)
@@ -75,57 +81,91 @@ class TorchBackend:
         return sr.float().cpu().numpy()
 
 
-class OnnxRuntimeBackend:
-    name = "onnxruntime"
-    supports_strength = False
+class _Engine:
+    """What the ONNX engines share: one graph (lr [+ detail] -> sr), or the trunk and head graphs of a network that
+    declares two stages (dsrgan.export.onnx.EngineFiles), run as the torch engine runs the stages."""
 
-    def __init__(self, onnx_path, threads: int | None):
+    name: str
+    supports_strength = False
+    # ONNX Runtime's arena and OpenVINO's infer requests keep a graph's working memory between calls, so a tile's
+    # trunk memory is still held while its head runs (the tile plan counts it: dsrgan.inference.pipeline)
+    keeps_trunk_memory = True
+
+    def __init__(self, files):
+        self.files = files  # the engine files it runs
+        self.graphs = [self._open(p) for p in files.paths]
+        self.staged = files.head is not None
+
+    def _open(self, path):
+        raise NotImplementedError
+
+    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0, *,
+            head_tile: int | None = None) -> np.ndarray:
+        """Two graphs: the trunk once, then the head on crops of at most `head_tile` LR pixels of its features
+        (all of them when None), exactly as on the whole map."""
+        import numpy as np
+
+        from dsrgan.inference.tiling import run_in_crops
+
+        out = self.graphs[0](lr, detail)
+        if not self.staged:
+            return out
+        h, w = out.shape[-2:]
+        return run_in_crops(self.graphs[1], out, head_tile or max(h, w), self.files.head_context,
+                            self.files.scale, copy=np.ascontiguousarray)
+
+
+class _OrtGraph:
+    """One ONNX file in an ONNX Runtime session on the CPU; called with its inputs in order."""
+
+    def __init__(self, path, threads: int):
         import onnxruntime as ort
 
-        self.onnx_path = onnx_path  # the engine file it runs
         so = ort.SessionOptions()
-        so.intra_op_num_threads = _threads(threads)
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # idle threads sleep instead of spinning: 14-15% less CPU time and 13-14% less wall time for the lite
         # model at 128x128 and 256x256 on a shared 2-core machine (spinning threads take cores from the ones at work)
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
-    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+    def __call__(self, *arrays) -> np.ndarray:
         import numpy as np
 
-        feed = {self.inputs[0]: np.ascontiguousarray(lr, dtype=np.float32)}
-        if len(self.inputs) > 1:
-            feed[self.inputs[1]] = np.ascontiguousarray(detail, dtype=np.float32)
+        feed = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(self.inputs, arrays, strict=False)}
         return self.session.run(None, feed)[0]
 
 
-class OpenVinoBackend:
-    """OpenVINO's CPU plugin on the dynamic-size graph, plus fixed-size compiles of the shapes that recur.
+class OnnxRuntimeBackend(_Engine):
+    name = "onnxruntime"
+
+    def __init__(self, files, threads: int | None):
+        self.threads = _threads(threads)
+        super().__init__(files)
+
+    def _open(self, path):
+        return _OrtGraph(path, self.threads)
+
+
+class _OvGraph:
+    """One ONNX file on OpenVINO's CPU plugin: the dynamic-size graph, plus fixed-size compiles of the shapes that
+    recur.
 
     A graph compiled for one input shape ran 6-10% faster here than the dynamic one (less CPU time at 128x128 and
     512x512, interleaved runs; no per-call shape inference and buffer allocation), but compiling one costs about
     a second. So a shape's first call runs on the dynamic graph and its second compiles it: tiles (all one shape),
-    repeated calls and benchmarks get the fixed-size graph, a one-off image does not pay for it.
+    head crops (all one shape: tiling.halo_spans), repeated calls and benchmarks get the fixed-size graph, a
+    one-off image does not pay for it.
     """
 
-    name = "openvino"
-    supports_strength = False
     FIXED_SHAPES = 2  # fixed-size compiles kept, the least recently used dropped (each holds its activations)
 
-    def __init__(self, onnx_path, threads: int | None, cache: str | None):
-        import openvino as ov
-
-        self.onnx_path = onnx_path  # the engine file it runs
-        self.core = ov.Core()
-        if cache:
-            self.core.set_property({"CACHE_DIR": cache})  # compiled kernels are reused by the next process
-        self.config = {"INFERENCE_NUM_THREADS": _threads(threads), "PERFORMANCE_HINT": "LATENCY",
-                       "INFERENCE_PRECISION_HINT": "f32"}  # bf16/f16 on CPUs that have it would break 1/255 parity
-        self.model = self.core.read_model(str(onnx_path))
-        self.compiled = self.core.compile_model(self.model, "CPU", self.config)
+    def __init__(self, core, path, config: dict):
+        self.core, self.config = core, config
+        self.model = core.read_model(str(path))
+        self.compiled = core.compile_model(self.model, "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.n_inputs = len(self.compiled.inputs)
         self.calls: dict[tuple, int] = {}  # input shapes -> calls so far
@@ -153,15 +193,32 @@ class OpenVinoBackend:
         self.request = self.compiled.create_infer_request()  # drops the dynamic request's buffers of this size
         return request
 
-    def run(self, lr: np.ndarray, detail: np.ndarray | None, strength: float = 1.0) -> np.ndarray:
+    def __call__(self, *arrays) -> np.ndarray:
         import numpy as np
 
-        feed = [np.ascontiguousarray(lr, dtype=np.float32)]
-        if self.n_inputs > 1:
-            feed.append(np.ascontiguousarray(detail, dtype=np.float32))
+        feed = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays[:self.n_inputs]]
         request = self._request(tuple(a.shape for a in feed))
         request.infer(feed)
         return np.array(request.get_output_tensor(0).data, copy=True)  # the request reuses its buffer
+
+
+class OpenVinoBackend(_Engine):
+    """OpenVINO's CPU plugin; each graph compiles the shapes that recur for their size (_OvGraph)."""
+
+    name = "openvino"
+
+    def __init__(self, files, threads: int | None, cache: str | None):
+        import openvino as ov
+
+        self.core = ov.Core()
+        if cache:
+            self.core.set_property({"CACHE_DIR": cache})  # compiled kernels are reused by the next process
+        self.config = {"INFERENCE_NUM_THREADS": _threads(threads), "PERFORMANCE_HINT": "LATENCY",
+                       "INFERENCE_PRECISION_HINT": "f32"}  # bf16/f16 on CPUs that have it would break 1/255 parity
+        super().__init__(files)
+
+    def _open(self, path):
+        return _OvGraph(self.core, path, self.config)
 
 
 def available(name: str) -> bool:
@@ -182,26 +239,28 @@ def candidates(name: str, device) -> list[str]:
 
 def load_engine(name: str, model, *, threads: int | None = None, notes: list[str] | None = None):
     """An ONNX engine for the LoadedModel `model`: exports its network to the user cache on first use (once per
-    model and version)."""
-    from dsrgan.export.onnx import cached_engine_onnx
+    model and version), as trunk and head graphs when it declares two stages."""
+    from dsrgan.export.onnx import cached_engine_files
 
     if not available(name):
         raise BackendError(f"backend {name!r} is not installed (pip install 'dsrgan[fast]')")
-    onnx_path, fresh = cached_engine_onnx(model.module, model.spec)
+    files, fresh = cached_engine_files(model)
     if fresh and notes is not None:
-        notes.append(f"prepared {onnx_path.name} for the fast engines once (kept in {onnx_path.parent})")
-    return open_engine(name, onnx_path, threads=threads)
+        names = " and ".join(p.name for p in files.paths)
+        notes.append(f"prepared {names} for the fast engines once (kept in {files.graph.parent})")
+    return open_engine(name, files, threads=threads)
 
 
-def open_engine(name: str, onnx_path, *, threads: int | None = None):
-    """The ONNX engine `name` on an engine file already written (no torch needed); BackendError if it fails."""
+def open_engine(name: str, files, *, threads: int | None = None):
+    """The ONNX engine `name` on engine files already written (dsrgan.export.onnx.EngineFiles; no torch needed);
+    BackendError if it fails."""
     from dsrgan.export.onnx import cache_dir
 
     try:
         if name == "onnxruntime":
-            engine = OnnxRuntimeBackend(onnx_path, threads)
+            engine = OnnxRuntimeBackend(files, threads)
         else:
-            engine = OpenVinoBackend(onnx_path, threads, str(cache_dir() / "openvino"))
+            engine = OpenVinoBackend(files, threads, str(cache_dir() / "openvino"))
     except (RuntimeError, OSError) as e:
         raise BackendError(f"backend {name!r} could not load the model: {str(e).splitlines()[0][:200]}") from e
     return engine

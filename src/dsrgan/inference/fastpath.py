@@ -5,9 +5,10 @@ OpenVINO) do not need torch, and neither does anything else around the network, 
 was run before with an engine takes this path:
 
 - The first run of a model file goes through torch (dsrgan.inference.api.load_model): it exports the network to
-  the engine file (the cache of dsrgan.export.onnx) and `remember` writes a small record beside it, named by the
-  SHA-256 of the weights file: the engine file's name, the torch version that wrote it and the network's memory
-  estimates that the tile plan reads (measured once with torch).
+  the engine files (the cache of dsrgan.export.onnx: a trunk and a head graph for a network that declares two
+  stages, else one) and `remember` writes a small record beside them, named by the SHA-256 of the weights file:
+  the engine files' names, the head's context, the torch version that wrote them and what the tile plan knows of
+  the network's memory (measured once with torch).
 - A later run (`open_cached`) hashes the weights file, finds that record, reads the architecture from the
   file's header (dsrgan.weights.header) and runs the same pipeline (dsrgan.inference.pipeline) with the engine
   alone: the detail prior in numpy (numba above SMALL_DETAIL_PX), images through Pillow/OpenCV.
@@ -33,7 +34,7 @@ from dsrgan.archs.loaded import SMALL_DETAIL_PX
 from dsrgan.errors import DsrganError
 from dsrgan.inference.pipeline import Pipeline, check_rgb, default_overlap
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: engine files as a list (trunk and head), the memory probe
 ENGINES = ("onnxruntime", "openvino")
 # Device files that exist where torch may find a CUDA or ROCm GPU (then `--device auto` means the GPU and torch).
 GPU_MARKERS = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
@@ -57,7 +58,7 @@ class EngineUpscaler(Pipeline):
         self.memory_budget = None
         self._init_state()
         self._bound = record["bytes_bound"]
-        self._bytes_per_px = float(record["bytes_per_px"])
+        self._probed = {k: float(v) for k, v in record["probe"].items()}
 
     def detail_map(self, rgb: np.ndarray) -> np.ndarray:
         if self.detail_prior is None:
@@ -70,8 +71,8 @@ class EngineUpscaler(Pipeline):
     def _bytes_bound(self) -> float | None:
         return self._bound
 
-    def _bytes_per_pixel(self) -> float:
-        return self._bytes_per_px
+    def _probe(self) -> dict[str, float]:
+        return self._probed
 
 
 def file_digest(path: Path) -> str:
@@ -114,12 +115,12 @@ def remember(model_path: Path, up) -> None:
     from dsrgan.export.onnx import GRAPH_VERSION
     from dsrgan.utils.atomic import atomic_write_text
 
-    onnx_path = getattr(up.backend, "onnx_path", None)
-    if onnx_path is None or up.on_cuda or up.dtype != torch.float32:
+    files = getattr(up.backend, "files", None)
+    if files is None or up.on_cuda or up.dtype != torch.float32:
         return
     path = record_path(file_digest(model_path))
-    record = dict(version=RECORD_VERSION, engine_file=Path(onnx_path).name, torch=torch_version(),
-                  graph_version=GRAPH_VERSION, pad=up.pad)
+    record = dict(version=RECORD_VERSION, engine_files=[p.name for p in files.paths], head_context=files.head_context,
+                  torch=torch_version(), graph_version=GRAPH_VERSION, pad=up.pad)
     old = _read_record(path)
     if old is not None and all(old.get(k) == v for k, v in record.items()):
         return
@@ -160,7 +161,7 @@ def open_cached(model: str, *, device: str, dtype: str, backend: str, threads: i
 
 
 def _open(model: str, engine_name: str, threads: int | None) -> EngineUpscaler | None:
-    from dsrgan.export.onnx import GRAPH_VERSION, cache_dir
+    from dsrgan.export.onnx import GRAPH_VERSION, EngineFiles, cache_dir
     from dsrgan.inference.backends import open_engine
     from dsrgan.weights.bundled import resolve_model
     from dsrgan.weights.header import FORMAT, read_metadata, spec_from_metadata
@@ -171,11 +172,13 @@ def _open(model: str, engine_name: str, threads: int | None) -> EngineUpscaler |
     record = _read_record(record_path(file_digest(path)))
     if record is None or record.get("graph_version") != GRAPH_VERSION or record.get("torch") != torch_version():
         return None
-    name = str(record["engine_file"])
-    onnx_path = cache_dir() / "onnx" / name
+    names = [str(n) for n in record["engine_files"]]
+    paths = [cache_dir() / "onnx" / n for n in names]
     meta = read_metadata(path)
-    if meta.get("format") != FORMAT or Path(name).name != name or not onnx_path.is_file():
+    if meta.get("format") != FORMAT or len(paths) not in (1, 2) or any(Path(n).name != n for n in names) \
+            or not all(p.is_file() for p in paths):
         return None
     spec = spec_from_metadata(meta, path)
-    engine = open_engine(engine_name, onnx_path, threads=threads)
+    files = EngineFiles(paths[0], paths[1] if len(paths) > 1 else None, int(spec.scale), int(record["head_context"]))
+    engine = open_engine(engine_name, files, threads=threads)
     return EngineUpscaler(spec, str(model), engine, record)

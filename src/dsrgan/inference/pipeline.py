@@ -7,8 +7,8 @@ See docs/upscaling.md.
 
 `Pipeline` is torch-free: `Upscaler` (dsrgan.inference.upscaler) fills it with a torch network and its engines;
 dsrgan.inference.fastpath with an engine file alone, so that a command can upscale without importing torch.
-A subclass provides `detail_map`, the memory estimates the tile plan reads (`_bytes_bound`, `_bytes_per_pixel`)
-and, where it has other engines, `_engine_for`.
+A subclass provides `detail_map`, what the tile plan knows of the network's memory (`_bytes_bound`, `_probe`)
+and, where it has other engines, `_engine_for`; the plan (one stage or two) is the same for every engine.
 """
 
 from __future__ import annotations
@@ -45,6 +45,20 @@ CPU_TILE_CAP = 512
 CUDA_TILE_CAP = 1024
 # Largest trunk tile of a two-stage network (its head runs in crops, so the memory budget decides below this).
 STAGED_TILE_CAP = 1024
+# Peak / largest module output of the trunk stage alone (its concatenations, the largest tensors, are not module
+# outputs, so the hooks miss them): measured 10.4 (esrgan-x4) and 13.3 (dsrgan-x4), fp32 CPU channels-last,
+# growth of peak RSS from 64- to 128-px tiles (docs/upscaling.md).
+TRUNK_PEAK_FACTOR = 14.0
+HEAD_TILE_CAP = 256  # largest crop of the head stage, LR pixels
+# The head crop (LR pixels a side, context included) an engine's two-stage plan leaves room for beside the tile:
+# its 2-px context then costs ~6% of the head's work, under 1% of a full model's.
+ENGINE_HEAD_SIDE = 128
+# On the CPU a trunk tile runs slower per pixel once its activations outgrow the caches: dsrgan-x4's trunk took
+# 598, 613, 705 and 805 us of CPU per LR pixel at 128, 192, 256 and 384 px, and a 534-px two-stage tile 902 against
+# 723-736 for a 200-px one, which ate the saving of its smaller overlap (docs/upscaling.md; torch). So the CPU's
+# trunk tiles are kept to where the trunk's largest module output per tile stays under this (~220 px for
+# dsrgan-x4, ~360 for the lite model: the sizes that ran fastest), for every engine.
+CPU_TRUNK_TILE_BYTES = 24 * 2**20
 MAX_BATCH = 16
 # Peak live activation memory of one forward / its largest single activation (measured on the lite and full
 # presets, 48-512 px: 6.8-11.0; docs/upscaling.md).
@@ -89,7 +103,7 @@ class _Progress:
 class Pipeline:
     """Upscales images with a network run by `self.backend` (`run(lr, detail, strength) -> sr`, numpy arrays).
 
-    What a subclass sets: `name`, `scale`, `pad` (mirrored context, LR pixels), `detail_prior` /
+    What a subclass sets: `name`, `spec`, `scale`, `pad` (mirrored context, LR pixels), `detail_prior` /
     `detail_variant` (None: no detail branch), `backend`, `device` (for messages), `on_cuda`, `tile`,
     `tile_overlap`, `memory_budget`; then `_init_state()`.
     """
@@ -102,7 +116,6 @@ class Pipeline:
     on_cuda = False
 
     def _init_state(self) -> None:
-        self._bytes_per_px: float | None = None
         self._tile_limit: int | None = None  # lowered after an out-of-memory retry, kept for later images
         self.last_stats: dict = {}
 
@@ -118,26 +131,62 @@ class Pipeline:
         """An upper bound of _bytes_per_pixel known without running the network; None: only the probe knows."""
         return None
 
+    def _probe(self) -> dict[str, float]:
+        """The network's largest single activation per input pixel (batch 1): of the whole network ("whole"), and
+        for a two-stage network of its trunk ("trunk") and head ("head"), plus the trunk's output ("features")."""
+        raise NotImplementedError
+
+    value_bytes = 4  # bytes of one value of the network's output (float32 engines)
+
+    # --- the memory the plan reads ----------------------------------------------------------------------------
     def _bytes_per_pixel(self) -> float:
         """Estimated peak activation bytes per input pixel of one forward (batch 1)."""
-        raise NotImplementedError
+        return PEAK_FACTOR * self._probe()["whole"]
 
     def staged(self, strength: float = 1.0) -> bool:
         """Whether the network runs in two stages at this strength: the trunk on whole tiles, the head in crops
-        (see dsrgan.inference.staged); a subclass that can says so, and provides the next two."""
-        return False
+        (every engine does for a network that declares them; dsrgan.inference.backends)."""
+        return bool(self._engine_for(strength).staged)
 
-    def _staged_bytes_per_pixel(self) -> float:
-        """Estimated peak activation bytes per input pixel of one two-stage tile (the trunk's, mostly)."""
-        raise NotImplementedError
+    def _tile_px(self, staged: bool) -> float:
+        """Input pixels per forward (a tile, or a batch of them) that the memory budget allows. One stage: the whole
+        network's peak. Two: the trunk's peak, or what the head's crops run beside (_held_bytes) if that is more;
+        an engine that keeps the trunk's working memory while the head runs holds both (_held_bytes counts it),
+        so room for head crops of ENGINE_HEAD_SIDE (at most half the budget) is set aside first. (Judged by the
+        main engine: conservative where torch stands in for an engine.)"""
+        budget = self._budget()
+        if not staged:
+            return budget / self._bytes_per_pixel()
+        if self.backend.keeps_trunk_memory:
+            reserve = min(budget / 2, PEAK_FACTOR * self._probe()["head"] * ENGINE_HEAD_SIDE**2)
+            return (budget - reserve) / self._held_bytes()
+        return budget / max(TRUNK_PEAK_FACTOR * self._probe()["trunk"], self._held_bytes())
+
+    def _held_bytes(self) -> float:
+        """Per input pixel of a two-stage tile, held while its head runs: the trunk's output and the tile's
+        output (the engine's, and the float32 copy the blend makes), and the trunk's working memory where the
+        engine keeps it."""
+        out = self.scale**2 * self.spec.out_channels * (self.value_bytes + 4)
+        kept = TRUNK_PEAK_FACTOR * self._probe()["trunk"] if self.backend.keeps_trunk_memory else 0.0
+        return self._probe()["features"] + out + kept
 
     def head_tile(self, th: int, tw: int, batch: int = 1) -> int:
-        """Side (LR pixels) of the head's crops for two-stage tiles of th x tw."""
-        raise NotImplementedError
+        """Side (LR pixels) of the head's crops for two-stage tiles of th x tw: the whole tile when the whole
+        network fits by the bound (no probe forward), else what the budget leaves beside the held bytes, at most
+        HEAD_TILE_CAP."""
+        bound = self._bytes_bound()
+        if bound and batch * th * tw * bound <= self._budget():
+            return max(th, tw)
+        left = self._budget() - batch * th * tw * self._held_bytes()
+        side = int(math.sqrt(max(0.0, left) / (batch * PEAK_FACTOR * self._probe()["head"])))
+        return max(MIN_TILE, min(HEAD_TILE_CAP, side // 8 * 8))
 
     def _fast_px(self, staged: bool) -> float:
-        """The largest tile (pixels) that still runs at full per-pixel speed; no limit unless a subclass knows."""
-        return math.inf
+        """The largest tile (pixels) that still runs at full per-pixel speed: on the CPU, two-stage trunk tiles
+        (CPU_TRUNK_TILE_BYTES); no limit otherwise."""
+        if not staged or self.on_cuda:
+            return math.inf
+        return CPU_TRUNK_TILE_BYTES / self._probe()["trunk"]
 
     def _engine_for(self, strength: float):
         """The engine that runs a tile at this detail strength."""
@@ -148,10 +197,10 @@ class Pipeline:
     def _is_oom(self, e: BaseException) -> bool:
         return is_oom(e)
 
-    def memory_estimates(self) -> dict[str, float | None]:
-        """What the tile plan knows of the network's memory: the bound (None: unknown) and the probed bytes per
-        input pixel (dsrgan.inference.fastpath keeps them for runs without torch)."""
-        return dict(bytes_bound=self._bytes_bound(), bytes_per_px=self._bytes_per_pixel())
+    def memory_estimates(self) -> dict:
+        """What the tile plan knows of the network's memory: the bound (None: unknown) and the probe
+        (dsrgan.inference.fastpath keeps them for runs without torch)."""
+        return dict(bytes_bound=self._bytes_bound(), probe=dict(self._probe()))
 
     # --- the plan ------------------------------------------------------------------------------------------------
     def _budget(self) -> int:
@@ -167,7 +216,6 @@ class Pipeline:
         tile = self.tile if tile is None else tile
         overlap = self.tile_overlap if overlap is None else overlap
         staged = self.staged() if staged is None else staged
-        per_px = self._staged_bytes_per_pixel if staged else self._bytes_per_pixel
         if tile is None:
             cap = STAGED_TILE_CAP if staged else CUDA_TILE_CAP if self.on_cuda else CPU_TILE_CAP
             if self._tile_limit:
@@ -175,7 +223,7 @@ class Pipeline:
             bound = self._bytes_bound()
             if bound and height <= cap and width <= cap and height * width * bound <= self._budget():
                 return 0, 1  # fits even by the bound: no probe forward (it costs a first pass)
-            max_px = max(MIN_TILE * MIN_TILE, min(self._budget() / per_px(), self._fast_px(staged)))
+            max_px = max(MIN_TILE * MIN_TILE, min(self._tile_px(staged), self._fast_px(staged)))
             if height <= cap and width <= cap and height * width <= max_px:
                 return 0, 1
             pad = 2 * self.pad  # the tiles cover the image and its border context
@@ -186,8 +234,7 @@ class Pipeline:
             return tile, 1
         # several tiles per forward keep a GPU busy; on the CPU a batch is no faster than its tiles in turn
         th, tw = (tile, tile) if isinstance(tile, int) else tile
-        max_px = self._budget() / per_px()
-        return tile, max(1, min(MAX_BATCH, int(max_px // (th * tw))))
+        return tile, max(1, min(MAX_BATCH, int(self._tile_px(staged) // (th * tw))))
 
     def _run_network(self, rgb: np.ndarray, detail: np.ndarray | None, *, tile: int | None, overlap: int,
                      strength: float, progress: Callable[[int, int], None] | None) -> np.ndarray:

@@ -202,13 +202,39 @@ def halo_spans(length: int, tile: int, halo: int) -> list[tuple[int, int, int, i
     """Exact tiling of a local operator along one axis: (a, b, src_a, src_b) per span.
 
     The spans [a, b) are at most `tile` long, as equal as integers allow, and cover [0, length) without
-    overlap; [src_a, src_b) is the span widened by `halo` on each side and clipped to the axis. An operator whose
-    output at a pixel depends only on inputs at most `halo` pixels away, and that pads with zeros at the borders,
-    gives on [a, b) of its output for the source span exactly what it gives there for the whole axis: where the
-    source span is clipped, its edge is the axis border, padded as in the whole run. Nothing is blended.
+    overlap; the source windows [src_a, src_b) all have one length (the longest span plus `halo` on each side,
+    at most the axis) and hold their span with at least `halo` pixels on each side, or the axis border. An
+    operator whose output at a pixel depends only on inputs at most `halo` pixels away, and that pads with zeros
+    at the borders, gives on [a, b) of its output for the window exactly what it gives there for the whole axis:
+    where a window ends at the axis border, that edge is padded as in the whole run. Nothing is blended. One
+    window size keeps one input shape per axis (an engine compiles a graph per shape).
     """
     if length <= 0 or tile <= 0 or halo < 0:
         raise ValueError(f"length and tile must be positive and halo >= 0 (got {length}, {tile}, {halo})")
     n = math.ceil(length / tile)
     bounds = [round(i * length / n) for i in range(n + 1)]
-    return [(a, b, max(0, a - halo), min(length, b + halo)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    size = min(length, max(b - a for a, b in spans) + 2 * halo)
+    starts = [min(max(0, a - halo), length - size) for a, _ in spans]
+    return [(a, b, s, s + size) for (a, b), s in zip(spans, starts, strict=True)]
+
+
+def run_in_crops(op: Callable, x, tile: int, halo: int, scale: int, copy: Callable = lambda a: a):
+    """`op(x)` for an N x C x H x W array `x` (numpy or torch) and a local operator `op` of reach `halo` that
+    scales H and W by `scale` (a two-stage network's head), run on windows of at most `tile` + 2 `halo` a side
+    (halo_spans): the same numbers as one call on the whole of `x`, the memory of a window. `copy` turns a window
+    (a strided view) into the array `op` takes."""
+    h, w = x.shape[-2:]
+    if h <= tile and w <= tile:
+        return op(x)
+    s, out = scale, None
+    spans_x = halo_spans(w, tile, halo)
+    for y0, y1, sy0, sy1 in halo_spans(h, tile, halo):
+        for x0, x1, sx0, sx1 in spans_x:
+            r = op(copy(x[:, :, sy0:sy1, sx0:sx1]))
+            if out is None:
+                shape = (*r.shape[:2], h * s, w * s)
+                out = r.new_empty(shape) if hasattr(r, "new_empty") else np.empty(shape, r.dtype)  # torch, numpy
+            out[:, :, y0 * s:y1 * s, x0 * s:x1 * s] = r[:, :, (y0 - sy0) * s:(y1 - sy0) * s,
+                                                        (x0 - sx0) * s:(x1 - sx0) * s]
+    return out

@@ -4,8 +4,6 @@ by an ONNX engine (dsrgan.inference.backends); device, dtype, threads and the me
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -15,7 +13,6 @@ from dsrgan.archs.loaded import LoadedModel
 from dsrgan.errors import DsrganError
 from dsrgan.inference.pipeline import (
     DEFAULT_OVERLAP,
-    MIN_TILE,
     PEAK_FACTOR,
     OutOfMemoryError,
     Pipeline,
@@ -27,17 +24,6 @@ from dsrgan.inference.pipeline import (
 __all__ = ["Upscaler", "OutOfMemoryError", "DEFAULT_OVERLAP", "default_overlap"]  # callers import these from here
 
 _OOM_TYPES = (getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError)
-# Peak / largest module output of the trunk stage alone (its concatenations, the largest tensors, are not module
-# outputs, so the hooks miss them): measured 10.4 (esrgan-x4) and 13.3 (dsrgan-x4), fp32 CPU channels-last,
-# growth of peak RSS from 64- to 128-px tiles (docs/upscaling.md).
-TRUNK_PEAK_FACTOR = 14.0
-HEAD_TILE_CAP = 256  # largest crop of the head stage, LR pixels
-# On the CPU a trunk tile runs slower per pixel once its activations outgrow the caches: dsrgan-x4's trunk took
-# 598, 613, 705 and 805 us of CPU per LR pixel at 128, 192, 256 and 384 px, and a 534-px two-stage tile 902 against
-# 723-736 for a 200-px one, which ate the saving of its smaller overlap (docs/upscaling.md). So the CPU's trunk
-# tiles are kept to where the trunk's largest module output per tile stays under this (~220 px for dsrgan-x4,
-# ~360 for the lite model: the sizes that ran fastest).
-CPU_TRUNK_TILE_BYTES = 24 * 2**20
 
 
 class Upscaler(Pipeline):
@@ -120,11 +106,10 @@ class Upscaler(Pipeline):
         if not leaves or not all(isinstance(m, known) for m in leaves):
             return None
         widest = max(m.out_channels for m in leaves if isinstance(m, torch.nn.Conv2d))
-        return PEAK_FACTOR * widest * self.scale**2 * torch.finfo(self.dtype).bits / 8
+        return PEAK_FACTOR * widest * self.scale**2 * self.value_bytes
 
     def _probe(self) -> dict[str, float]:
-        """Largest single activation per input pixel of one forward (batch 1), from a 16 x 16 probe: of the whole
-        network ("whole"), and for a two-stage model of its trunk and head, plus the trunk's output ("features")."""
+        """Measured with a 16 x 16 probe forward (hooks on every leaf module; see Pipeline._probe)."""
         if self._probed is None:
             largest = [0]
 
@@ -163,41 +148,9 @@ class Upscaler(Pipeline):
             self._probed = {k: v / (n * n) for k, v in probed.items()}
         return self._probed
 
-    def _bytes_per_pixel(self) -> float:
-        """Estimated peak activation bytes per input pixel of one forward (batch 1), from a 16 x 16 probe."""
-        if self._bytes_per_px is None:
-            self._bytes_per_px = PEAK_FACTOR * self._probe()["whole"]
-        return self._bytes_per_px
-
-    # --- two stages (torch, and a network that declares them) ---------------------------------------------------
-    def staged(self, strength: float = 1.0) -> bool:
-        """The ONNX engines run the whole exported graph, so only torch runs the stages."""
-        return self.model.has_stages and self._engine_for(strength) is self.torch_backend
-
-    def _staged_bytes_per_pixel(self) -> float:
-        """The trunk's peak, or what the head's crops run beside (_held_bytes) if that is more."""
-        return max(TRUNK_PEAK_FACTOR * self._probe()["trunk"], self._held_bytes())
-
-    def _fast_px(self, staged: bool) -> float:
-        if not staged or self.on_cuda:
-            return math.inf
-        return CPU_TRUNK_TILE_BYTES / self._probe()["trunk"]
-
-    def _held_bytes(self) -> float:
-        """Per input pixel of a two-stage tile, held while its head runs: the trunk's output and the tile's
-        output (torch's, and the float32 copy the blend makes)."""
-        out = self.scale**2 * self.model.out_channels * (torch.finfo(self.dtype).bits / 8 + 4)
-        return self._probe()["features"] + out
-
-    def head_tile(self, th: int, tw: int, batch: int = 1) -> int:
-        """The whole tile when the whole network fits by the bound (no probe forward), else what the budget
-        leaves beside the held trunk output, at most HEAD_TILE_CAP."""
-        bound = self._bytes_bound()
-        if bound and batch * th * tw * bound <= self._budget():
-            return max(th, tw)
-        left = self._budget() - batch * th * tw * self._held_bytes()
-        side = int(math.sqrt(max(0.0, left) / (batch * PEAK_FACTOR * self._probe()["head"])))
-        return max(MIN_TILE, min(HEAD_TILE_CAP, side // 8 * 8))
+    @property
+    def value_bytes(self) -> int:
+        return torch.finfo(self.dtype).bits // 8
 
     def _budget(self) -> int:
         if self.on_cuda and not self.memory_budget:
