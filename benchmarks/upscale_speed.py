@@ -5,7 +5,8 @@
     python benchmarks/upscale_speed.py --cli-only   # only `dsrgan upscale` of one small image, whole command
     python benchmarks/upscale_speed.py --layers default:128   # where OpenVINO's time goes, per kind of layer
     python benchmarks/upscale_speed.py --tiling --device cuda --max-tiles 0
-    python benchmarks/upscale_speed.py --stages --repeat 1  # two-stage tiling vs one untiled forward
+    python benchmarks/upscale_speed.py --stages --repeat 1  # two-stage tiling vs one untiled forward, per engine
+    python benchmarks/upscale_speed.py --stage-graphs default:128  # an engine on one graph vs trunk + head graphs
 
 Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed) runs every model and size in
 one process, in turn, `--repeat` times; the minimum is reported. Interleaving makes the ratios between engines
@@ -453,79 +454,128 @@ def engines_table(args) -> None:
 
 # --- two-stage tiling, measured at a scaled plan ----------------------------------------------------------------
 def stages_table(args) -> None:
-    """Tiled (two stages: trunk tiles, head crops) vs one untiled forward, on a size where untiled fits.
+    """Tiled (two stages: trunk tiles, head crops) vs one untiled forward, on a size where untiled fits, per engine.
 
-    The default plan of a full model at 1024x1024 is 2 x 2 trunk tiles of 532 px at overlap 24 (work 1.047) with
-    head crops of ~192 px; at `--stages-size` the same shape is forced by scaling: the overlap that gives the same
-    work ratio with 2 x 2 tiles, and a budget that makes those tiles and head crops of ~1/3 of a tile. The
-    reference is one forward of the whole image (trunk and head whole, a large budget). Times are the process's
-    CPU seconds on one thread (`--threads`, default 1), interleaved, best of `--repeat`: on a machine shared with
+    The default plan of a full model at 1024x1024 is 2 x 2 trunk tiles of 532 px at overlap 24 (work 1.047, torch)
+    with head crops of ~192 px; at `--stages-size` the same shape is forced by scaling: the overlap that gives the
+    same work ratio with 2 x 2 tiles (the engine's own memory-only plan at 1024), and a budget that makes head
+    crops of ~1/3 of a tile. The reference is one forward of the whole image (trunk and head whole, a large
+    budget). Times are the process's CPU seconds on one thread (`--threads`, default 1), best of `--repeat`, after
+    one untimed run of each (OpenVINO compiles each recurring shape on its second call): on a machine shared with
     other jobs wall time varied by 30% between two identical runs, CPU time by a few percent. The plan table (no
-    images run) gives the default plan's work at 1024 and 2048. The scaled overlap is far below what exactness
-    needs, so this run says nothing about seams (tests/test_staged.py checks those at the default overlap).
+    images run) gives the default plan's work at 1024 and 2048, for the ONNX engines also with one stage (their
+    plan before they ran two). `--stages-size 0`: the plan table only. The scaled overlap is far below what
+    exactness needs, so this run says nothing about seams (tests/test_staged.py checks those).
     """
-    import numpy as np
 
+    from dsrgan.inference import backends
     from dsrgan.inference.pipeline import PEAK_FACTOR
-    from dsrgan.inference.tiling import TileGrid, run_tiled
+    from dsrgan.inference.tiling import TileGrid
     from dsrgan.inference.upscaler import Upscaler
     from dsrgan.utils.machine import describe
 
     threads = args.threads or 1
-    print(f"machine: {describe()}; {threads} thread(s); torch engine\n")
+    engines = [e for e in args.stages_engines.split(",") if backends.available(e)]
+    print(f"machine: {describe()} (at the start); {threads} thread(s); engines: {', '.join(engines)}\n")
     size = args.stages_size
-    print("| model | input | trunk tiles | overlap | head crop | work | untiled CPU s | tiled CPU s | overhead | "
-          "overhead - (work - 1) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    plans = []
+    rows, plans = [], []
     for name in args.stages_models.split(","):
         model, spec = _engine_model(name)
-        ref = Upscaler(model, spec, device="cpu", threads=threads, backend="torch", memory_budget=2**36)
-        default = Upscaler(model, spec, device="cpu", threads=threads, backend="torch",
-                           memory_budget=2 * 2**30)
-        cpu_fast_px = default._fast_px
-        for limit in ("CPU", "memory only"):  # the default plan (2 GiB), planned only
-            default._fast_px = cpu_fast_px if limit == "CPU" else (lambda staged: float("inf"))
-            for lr in (1024, 2048):
-                tile, _ = default.plan(lr, lr)
-                grid = TileGrid(lr + 16, lr + 16, tile or lr + 16, default.tile_overlap, 4)
-                head = default.head_tile(grid.th, grid.tw)
-                t = time.perf_counter()
-                run_tiled(lambda ts, g=grid: np.zeros((len(ts), 4 * g.th, 4 * g.tw, 3), np.float32), grid, 3)
-                plans.append((name, lr, limit, f"{len(grid)} x {grid.th}x{grid.tw}", default.tile_overlap, head,
-                              grid.processed_fraction, time.perf_counter() - t))
-        default._fast_px = cpu_fast_px
-        # scaled: 2 x 2 tiles whose work matches the memory-only plan's at 1024
-        work = plans[-2][6]
-        padded = size + 16
-        overlap = max(1, round(padded * (work**0.5 - 1)))
-        tile = (padded + overlap + 1) // 2
-        crop = max(16, tile // 3 // 8 * 8)  # the head crops: a third of a tile, as in the default plan
-        budget = int(default._held_bytes() * tile * tile
-                     + PEAK_FACTOR * default._probe()["head"] * (crop + 7) ** 2)
-        up = Upscaler(model, spec, device="cpu", threads=threads, backend="torch", memory_budget=budget)
-        img = _input(size)
-        ref.upscale_array(_input(32), tile=0)
-        up.upscale_array(_input(32), tile=0)  # warm-up
-        best_ref = best_tiled = float("inf")
-        for _ in range(args.repeat):
+        for engine in engines:
+            default = Upscaler(model, spec, device="cpu", threads=threads, backend=engine,
+                               memory_budget=2 * 2**30)
+            cpu_fast_px = default._fast_px
+            for limit in ("CPU", "memory only"):  # the default plan (2 GiB), planned only
+                default._fast_px = cpu_fast_px if limit == "CPU" else (lambda staged: float("inf"))
+                for stages in ("two", "one") if engine != "torch" else ("two",):
+                    for lr in (1024, 2048):
+                        tile, _ = default.plan(lr, lr, staged=stages == "two")
+                        grid = TileGrid(lr + 16, lr + 16, tile or lr + 16, default.tile_overlap, 4)
+                        head = default.head_tile(grid.th, grid.tw) if stages == "two" else "-"
+                        plans.append((name, engine, lr, limit, stages, f"{len(grid)} x {grid.th}x{grid.tw}",
+                                      default.tile_overlap, head, grid.processed_fraction))
+            default._fast_px = cpu_fast_px
+            if size <= 0:
+                continue
+            # scaled: 2 x 2 tiles whose work matches the engine's memory-only two-stage plan at 1024
+            work = next(p[8] for p in plans if p[:5] == (name, engine, 1024, "memory only", "two"))
+            padded = size + 16
+            overlap = max(1, round(padded * (work**0.5 - 1)))
+            tile = (padded + overlap + 1) // 2
+            crop = max(16, tile // 3 // 8 * 8)  # the head crops: a third of a tile, as in the default plan
+            budget = int(default._held_bytes() * tile * tile
+                         + PEAK_FACTOR * default._probe()["head"] * (crop + 7) ** 2)
+            ref = Upscaler(model, spec, device="cpu", threads=threads, backend=engine, memory_budget=2**36)
+            up = Upscaler(model, spec, device="cpu", threads=threads, backend=engine, memory_budget=budget)
+            del default
+            img = _input(size)
+            best_ref = best_tiled = float("inf")
+            for k in range(args.repeat + 1):  # the first round untimed: compiles, caches
+                t = time.process_time()
+                ref.upscale_array(img, tile=0)
+                best_ref = min(best_ref, time.process_time() - t) if k else best_ref
+                t = time.process_time()
+                up.upscale_array(img, tile=tile, tile_overlap=overlap)
+                best_tiled = min(best_tiled, time.process_time() - t) if k else best_tiled
+            st = up.last_stats
+            over = best_tiled / best_ref - 1
+            rows.append(f"| {spec.name or name} | {engine} | {size}x{size} | {st['tiles']} x {st['tile_hw'][0]}x"
+                        f"{st['tile_hw'][1]} | {overlap} | {st['head_tile']} | {st['work']:.3f} | {best_ref:.1f} | "
+                        f"{best_tiled:.1f} | {over:.1%} | {over - (st['work'] - 1):+.1%} |")
+            print(f"done: {name} {engine}", file=sys.stderr, flush=True)
+            del ref, up
+    if rows:
+        print("| model | engine | input | trunk tiles | overlap | head crop | work | untiled CPU s | tiled CPU s | "
+              "overhead | overhead - (work - 1) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
+    print("\nThe default plan (2 GiB budget), planned only: on the CPU (trunk tiles kept to full per-pixel speed) and "
+          "by memory alone; stages one = the whole network's memory (the ONNX engines' plan before):\n")
+    print("| model | engine | input | limit | stages | tiles | overlap | head crop | work |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, engine, lr, limit, stages, tiles, ov, head, work in plans:
+        print(f"| {name} | {engine} | {lr}x{lr} | {limit} | {stages} | {tiles} | {ov} | {head} | {work:.3f} |")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+
+
+def graphs_table(model_name: str, size: int, engines: list[str], threads: int, repeat: int) -> None:
+    """One engine graph of the whole network vs its trunk and head graphs (how the engines now run a network that
+    declares two stages), the whole image in one piece: seconds to open the engine (compiled kernels cached, as in
+    a second process) and CPU seconds of the network, interleaved, best of `repeat` after one untimed call each."""
+    import tempfile
+
+    import numpy as np
+
+    from dsrgan.archs import LoadedModel
+    from dsrgan.export.onnx import EngineFiles, cached_engine_files, export_onnx
+    from dsrgan.inference import backends
+
+    model, spec = _engine_model(model_name)
+    staged, _ = cached_engine_files(LoadedModel(model, spec))
+    whole = EngineFiles(export_onnx(model, spec, Path(tempfile.mkdtemp()) / "whole.onnx", clamp=False))
+    rng = np.random.default_rng(0)
+    n = size + 16  # with the upscaler's border context
+    lr = rng.random((1, 3, n, n), dtype=np.float32)
+    det = 0.3 * rng.standard_normal((1, spec.detail_channels, n, n)).astype(np.float32)
+    cases = [(e, label, files) for e in engines for label, files in (("one graph", whole), ("trunk + head", staged))]
+    opened, best, outs = {}, {}, {}
+    for e, label, files in cases:
+        backends.open_engine(e, files, threads=threads)  # fills OpenVINO's kernel cache
+        t = time.perf_counter()
+        opened[e, label] = backends.open_engine(e, files, threads=threads)
+        best[e, label] = [time.perf_counter() - t, float("inf")]
+        outs[e, label] = opened[e, label].run(lr, det)
+    for _ in range(repeat):
+        for key, engine in opened.items():
             t = time.process_time()
-            ref.upscale_array(img, tile=0)
-            best_ref = min(best_ref, time.process_time() - t)
-            t = time.process_time()
-            up.upscale_array(img, tile=tile, tile_overlap=overlap)
-            best_tiled = min(best_tiled, time.process_time() - t)
-        st = up.last_stats
-        over = best_tiled / best_ref - 1
-        print(f"| {spec.name or name} | {size}x{size} | {st['tiles']} x {st['tile_hw'][0]}x{st['tile_hw'][1]} | "
-              f"{overlap} | {st['head_tile']} | {st['work']:.3f} | {best_ref:.1f} | {best_tiled:.1f} | {over:.1%} | "
-              f"{over - (st['work'] - 1):+.1%} |", flush=True)
-    print("\nThe default plan (2 GiB budget, torch), planned only: on the CPU (trunk tiles kept to full per-pixel "
-          "speed) and by memory alone (as on a GPU); blend = seconds of the blend alone:\n")
-    print("| model | input | limit | trunk tiles | overlap | head crop | work | blend s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, lr, limit, tiles, ov, head, work, blend in plans:
-        print(f"| {name} | {lr}x{lr} | {limit} | {tiles} | {ov} | {head} | {work:.3f} | {blend:.2f} |")
+            engine.run(lr, det)
+            best[key][1] = min(best[key][1], time.process_time() - t)
+    print("| model | input | engine | graphs | open s | network CPU s | max diff vs one graph |\n"
+          "|---|---|---|---|---|---|---|")
+    for (e, label), (open_s, cpu) in best.items():
+        diff = np.abs(outs[e, label] - outs[e, "one graph"]).max()
+        print(f"| {spec.name or model_name} | {size}x{size} | {e} | {label} | {open_s:.2f} | {cpu:.2f} | "
+              f"{diff:.1e} |")
 
 
 def main() -> int:
@@ -557,6 +607,10 @@ def main() -> int:
     ap.add_argument("--stages", action="store_true", help="two-stage tiling vs one untiled forward (scaled plan)")
     ap.add_argument("--stages-size", type=int, default=192, help="input size of --stages (default: %(default)s)")
     ap.add_argument("--stages-models", default="dsrgan-x4,esrgan-x4")
+    ap.add_argument("--stages-engines", default="torch,onnxruntime,openvino",
+                    help="engines of --stages (default: %(default)s)")
+    ap.add_argument("--stage-graphs", default=None, metavar="MODEL:SIZE",
+                    help="only one engine graph vs trunk + head graphs, whole image, e.g. default:128")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "SIZE", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -572,6 +626,16 @@ def main() -> int:
         print(f"machine: {describe()}\n")
         name, size = args.layers.split(":")
         layer_profile(name, int(size), args.threads or usable_cores())
+        return 0
+    if args.stage_graphs:
+        from dsrgan.inference import backends
+        from dsrgan.utils.machine import describe
+
+        threads = args.threads or 1
+        print(f"machine: {describe()}; {threads} thread(s)\n")
+        name, size = args.stage_graphs.split(":")
+        engines = [e for e in args.engines.split(",") if e != "torch" and backends.available(e)]
+        graphs_table(name, int(size), engines, threads, args.repeat)
         return 0
     if args.cli_only:
         from dsrgan.utils.machine import describe
