@@ -119,6 +119,10 @@ def test_type_and_range_errors_name_key_and_value():
      r"model\.preset: unknown preset 'dsrgan-lite-x3' \(did you mean 'dsrgan-lite-x4'\?\)"),
     ("data.train=[]", r"data\.train is empty"),
     ("log.print_every=0", r"log\.print_every: expected int >= 1, got 0"),
+    ("loss=[{type: pixel, weight: 1}, {type: colour, weight: 1, block: 256}]",
+     r"loss\.colour: block 256 is larger than data\.hr_patch 128"),
+    ("loss=[{type: pixel, weight: 1}, {type: colour, weight: 1, block: 1}]", r"block: expected int >= 2"),
+    ("loss=[{type: pixel, weight: 1}, {type: colour, weight: 1, blocks: 8}]", r"unknown config key .*blocks"),
     ("data.num_workers=-2", r"data\.num_workers: expected int >= -1, got -2"),
 ])
 def test_every_constraint_is_a_one_line_error_naming_the_key(override, message):
@@ -194,7 +198,7 @@ def test_json_schema_describes_the_config(tmp_path, capsys):
     assert defs["TrainConfig"]["additionalProperties"] is False
     tags = {d["properties"]["type"]["enum"][0] for d in defs.values() if "type" in d.get("properties", {})
             and "enum" in d["properties"]["type"]}
-    assert tags == {"pixel", "perceptual", "gan", "detail_pixel", "detail_gan"}
+    assert tags == {"pixel", "perceptual", "gan", "detail_pixel", "detail_gan", "colour"}
     assert main(["train", "--schema"]) == 0 and json.loads(capsys.readouterr().out) == schema
 
 

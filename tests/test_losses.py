@@ -1,4 +1,4 @@
-"""Losses: RaGAN against hand-computed values, pixel/detail L1, perceptual loss behaviour."""
+"""Losses: RaGAN against hand-computed values, pixel/detail L1, the block-mean colour term, perceptual loss behaviour."""
 
 import math
 
@@ -10,6 +10,7 @@ from dsrgan.archs.features import vgg_layer_names
 from dsrgan.errors import ConfigError, WeightsNotFoundError
 from dsrgan.losses import (
     PerceptualLoss,
+    block_mean_l1,
     detail_l1,
     pixel_l1,
     ragan_discriminator_loss,
@@ -52,6 +53,26 @@ def test_ragan_gradients_point_the_right_way():
     real.grad = fake.grad = None
     ragan_generator_loss(real, fake).backward()
     assert (fake.grad < 0).all()  # G pushes fake logits up
+
+
+def test_colour_term_sees_region_shifts_not_texture(rng):
+    hr = torch.from_numpy(rng.random((2, 3, 32, 48), dtype=np.float32))
+    # a +-0.1 checkerboard averages to zero over each even block: the pixel loss sees it, the colour term not
+    board = 0.1 * (1 - 2 * ((torch.arange(32)[:, None] + torch.arange(48)) % 2)).float()
+    assert float(pixel_l1(hr + board, hr)) == pytest.approx(0.1, rel=1e-5)
+    assert float(block_mean_l1(hr + board, hr, 16)) == pytest.approx(0.0, abs=1e-6)
+    # a shift of one channel by 0.3 in the left 16 x 16 blocks: 2 of 6 blocks, 1 of 3 channels
+    shifted = hr.clone()
+    shifted[:, 0, :, :16] += 0.3
+    assert float(block_mean_l1(shifted, hr, 16)) == pytest.approx(0.3 * (2 / 6) / 3, rel=1e-5)
+    # against numpy block means, ragged edge left out
+    a, b = rng.random((1, 3, 20, 13)), rng.random((1, 3, 20, 13))
+    means = [x[..., :16, :8].reshape(1, 3, 2, 8, 1, 8).mean((3, 5)) for x in (a, b)]
+    expected = np.abs(means[0] - means[1]).mean()
+    got = block_mean_l1(torch.from_numpy(a).float(), torch.from_numpy(b).float(), 8)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="block 16 is larger than"):
+        block_mean_l1(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), 16)
 
 
 def test_pixel_and_detail_l1(rng):

@@ -10,6 +10,9 @@ in a config. Torch is imported only when a term is built or computed (the config
   gan           eta_ID^Adv * RaGAN_G(D_ID); D_ID: d_weight * RaGAN_D   (eqs. 14-15)
   detail_pixel  eta_DD^Pix * L1(I_D_SR, I_D_HR)                   (eq. 16)
   detail_gan    eta_DD^Adv * RaGAN_G(D_DD); D_DD: d_weight * RaGAN_D   (eqs. 17-18)
+
+Not in the paper (off unless a config lists it):
+  colour        weight * L1(block means of I_SR, of I_HR): holds each region's mean colour, leaves texture free
 """
 
 from __future__ import annotations
@@ -70,6 +73,22 @@ class DetailPixel(LossTerm, tag="detail_pixel", frozen=True):
         from dsrgan.losses.pixel import detail_l1
 
         return detail_l1(pred, target)
+
+
+@register
+class Colour(LossTerm, tag="colour", frozen=True):
+    """The bundled lite GAN model drifted in colour (blue skies 15-27 levels off, 3-6 levels over 16 x 16
+    blocks of Set5 against 1 for the PSNR model): the perceptual and adversarial terms barely see a region's mean
+    colour, and the pixel term's push on it is weak where texture makes its signs disagree."""
+
+    block: Annotated[int, msgspec.Meta(ge=2)] = 16  # HR pixels a side; at most data.hr_patch
+
+    key: ClassVar[str] = "col"
+
+    def generator_loss(self, pred, target, net):
+        from dsrgan.losses.pixel import block_mean_l1
+
+        return block_mean_l1(pred, target, self.block)
 
 
 @register
