@@ -1,4 +1,4 @@
-"""Losses: RaGAN against hand-computed values, pixel/detail L1, the block-mean colour term, perceptual loss behaviour."""
+"""Losses: RaGAN against hand-computed values, pixel/detail L1, block-mean colour, perceptual loss behaviour."""
 
 import math
 
