@@ -163,15 +163,20 @@ def test_openvino_compiles_recurring_shapes_for_their_size(monkeypatch):
 
 
 # --- two stages on the ONNX engines ----------------------------------------------------------------------------
-def _preset(name):
+def _preset(name, detail_upsample=None):
     """A preset with random weights; a detail branch made active (its output layer starts at zero)."""
+    import dataclasses
+
     from dsrgan.archs import PRESETS
 
+    spec = PRESETS[name]
+    if detail_upsample is not None:
+        spec = dataclasses.replace(spec, params=dict(spec.params, detail_upsample=detail_upsample))
     torch.manual_seed(3)
-    model = build(name)
-    if PRESETS[name].detail_variant is not None:
+    model = build(spec)
+    if spec.detail_variant is not None:
         torch.nn.init.normal_(model.detail_conv_last.weight, std=0.05)
-    return model, PRESETS[name]
+    return model, spec
 
 
 class _OneStage(torch.nn.Module):
@@ -187,12 +192,14 @@ class _OneStage(torch.nn.Module):
 
 @pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
 @pytest.mark.parametrize("engine", ENGINES)
-def test_two_stage_engine_equals_its_single_graph_and_torch(engine, tmp_path):
-    """The lite preset (a staged network, random weights): trunk graph, then the head graph on 3 x 3 crops of the
-    features, against the same engine on the whole network's single graph and against torch."""
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_two_stage_engine_equals_its_single_graph_and_torch(engine, upsample, tmp_path):
+    """The lite preset (a staged network, random weights; its detail branch upsampling either way): trunk graph,
+    then the head graph on 3 x 3 crops of the features, against the same engine on the whole network's single
+    graph and against torch."""
     from dsrgan.export.onnx import EngineFiles, export_onnx
 
-    model, spec = _preset("dsrgan-lite-x4")
+    model, spec = _preset("dsrgan-lite-x4", upsample)
     up = Upscaler(model, spec, device="cpu", threads=1, backend=engine)
     assert up.backend.staged and len(up.backend.files.paths) == 2
     rng = np.random.default_rng(5)

@@ -105,7 +105,7 @@ def test_an_engine_runs_the_network_for_the_upscaler(rng):
     calls = []
 
     class Stub:
-        name, supports_strength = "stub", True
+        name, supports_strength, staged = "stub", True, False  # the engine interface (backends.py)
 
         def run(self, lr, detail, strength=1.0):
             calls.append((lr.shape, detail, strength))

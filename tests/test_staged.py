@@ -21,6 +21,8 @@ SPECS = {
     "dsrgan-noattn": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="multiply", detail_channels=1,
                                              attention=False), detail_variant="dsrgan"),
     "dsrgan-gif": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="add", detail_channels=3), detail_variant="gif"),
+    "dsrgan-bilinear": ArchSpec("dsrgan", dict(_SMALL, **_DETAIL, fusion="multiply", detail_channels=1,
+                                               detail_upsample="bilinear"), detail_variant="dsrgan"),
 }
 
 

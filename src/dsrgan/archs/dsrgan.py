@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dsrgan.archs.blocks import RRDB, PixelLayerNorm, conv3x3, scaled_kaiming_
-from dsrgan.archs.rrdbnet import RRDBTrunk, upsample2
+from dsrgan.archs.rrdbnet import UPSAMPLE_MODES, RRDBTrunk, upsample2
 
 FUSIONS = ("multiply", "add")
 
@@ -40,14 +40,25 @@ class DSRGANGenerator(RRDBTrunk):
     predicts x_SR and I_SR = I_main * 2**(s * A * x_SR); detail_SR = 2**x_SR (= I_D_SR, compared with E(I_HR)).
     fusion "add" (GIF/MSDM variants): the input is D = I - smooth(I) (3 channels); I_SR = I_main + s * A * D_SR;
     detail_SR = D_SR. Without attention A = 1. s is `detail_strength` (1 as trained, 0 = trunk alone).
+
+    detail_upsample: how the detail branch doubles its size twice. "nearest" as the trunk (and the paper's
+    ESRGAN heads); "bilinear" removes the x4-lattice texture that a narrow branch cannot cancel after nearest
+    upsampling (the bundled lite model's grid and most of its halo, docs/MODEL_CARD.md). It reads one more LR
+    pixel around each output, so the head's context grows from 2 to 3.
     """
 
     def __init__(self, *, in_channels: int = 3, out_channels: int = 3, num_feat: int = 64, num_block: int = 23,
                  num_grow: int = 32, up_channels: int | None = None, scale: int = 4,
                  taps: tuple[int, ...] = (5, 10, 15, 20), detail_channels: int = 1, detail_feat: int = 64,
                  detail_grow: int = 32, detail_up_channels: int | None = None, attention: bool = True,
-                 attention_channels: int = 32, fusion: str = "multiply", detail_base: float = 2.0):
+                 attention_channels: int = 32, fusion: str = "multiply", detail_base: float = 2.0,
+                 detail_upsample: str = "nearest"):
         super().__init__(in_channels, out_channels, num_feat, num_block, num_grow, up_channels, scale)
+        if detail_upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"detail_upsample must be one of {UPSAMPLE_MODES}, got {detail_upsample!r}")
+        self.detail_upsample = detail_upsample
+        if detail_upsample == "bilinear":  # bilinear x2 reads a neighbour at each of the two sizes
+            self.head_context = 3
         taps = tuple(int(t) for t in taps)
         if not taps or list(taps) != sorted(set(taps)) or taps[0] < 1 or taps[-1] > num_block:
             raise ValueError(f"taps must be increasing block numbers in 1..{num_block}, got {taps}")
@@ -98,8 +109,8 @@ class DSRGANGenerator(RRDBTrunk):
         main_hidden = self.hr_hidden(feat)
         main = self.conv_last(main_hidden)
 
-        d = self.lrelu(self.detail_conv_up1(upsample2(d)))
-        d = self.lrelu(self.detail_conv_up2(upsample2(d)))
+        d = self.lrelu(self.detail_conv_up1(upsample2(d, self.detail_upsample)))
+        d = self.lrelu(self.detail_conv_up2(upsample2(d, self.detail_upsample)))
         detail_hidden = self.relu(self.detail_conv_hr(d))
         detail_out = self.detail_conv_last(detail_hidden)  # x_SR (log-detail) or D_SR
 

@@ -16,7 +16,12 @@ from dsrgan.archs.blocks import RRDB, conv3x3
 TRUNK_PREFIXES = ("conv_first.", "body.", "conv_body.", "conv_up1.", "conv_up2.", "conv_hr.", "conv_last.")
 
 
-def upsample2(x: torch.Tensor) -> torch.Tensor:
+UPSAMPLE_MODES = ("nearest", "bilinear")
+
+
+def upsample2(x: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+    if mode == "bilinear":  # half-pixel centres, edges repeated (ONNX Resize linear, half_pixel)
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
