@@ -55,6 +55,7 @@ class TorchBackend:
         import torch
 
         self.staged = model.has_stages  # runs the two stages when asked (head_tile)
+        self.head_context = model.head_context if self.staged else 0  # LR pixels of features around a head crop
         self.device, self.dtype = device, dtype
         self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
         model.module.to(memory_format=self.memory_format)
@@ -95,6 +96,7 @@ class _Engine:
         self.files = files  # the engine files it runs
         self.graphs = [self._open(p) for p in files.paths]
         self.staged = files.head is not None
+        self.head_context = files.head_context
 
     def _open(self, path):
         raise NotImplementedError

@@ -173,12 +173,13 @@ class Pipeline:
     def head_tile(self, th: int, tw: int, batch: int = 1) -> int:
         """Side (LR pixels) of the head's crops for two-stage tiles of th x tw: the whole tile when the whole
         network fits by the bound (no probe forward), else what the budget leaves beside the held bytes, at most
-        HEAD_TILE_CAP."""
+        HEAD_TILE_CAP. A crop runs with the head's context on each side, so the crop plus that is what must fit."""
         bound = self._bytes_bound()
         if bound and batch * th * tw * bound <= self._budget():
             return max(th, tw)
         left = self._budget() - batch * th * tw * self._held_bytes()
-        side = int(math.sqrt(max(0.0, left) / (batch * PEAK_FACTOR * self._probe()["head"])))
+        window = int(math.sqrt(max(0.0, left) / (batch * PEAK_FACTOR * self._probe()["head"])))
+        side = window - 2 * self.backend.head_context
         return max(MIN_TILE, min(HEAD_TILE_CAP, side // 8 * 8))
 
     def _fast_px(self, staged: bool) -> float:
