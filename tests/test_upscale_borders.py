@@ -107,9 +107,6 @@ def test_psnr_model_keeps_tiny_image_colours(bundled, shape):
     assert np.abs(_mean_colour(bundled["dsrgan-lite-x4-psnr"], shape) - COLOUR).max() <= 8.0
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled GAN weights shift this saturated colour even inside a large "
-                   "flat area (v1 to about (208, 75, 34), v2 to (207, 90, 44)); padding cannot fix that. "
-                   "Remove the mark when new weights do.")
 @pytest.mark.parametrize("shape", TINY_SHAPES)
 def test_default_model_keeps_tiny_image_colours(bundled, shape):
     assert np.abs(_mean_colour(bundled["default"], shape) - COLOUR).max() <= 8.0

@@ -5,9 +5,11 @@
 #   tools/continue_bundled_model.sh TRAIN_DIR VAL_DIR [OUT_DIR]
 #
 # Two runs side by side, one CPU thread and one loader worker each, at the lowest priority:
-#   gan  - the default model: GAN stage (eq. 19) continued from the shipped dsrgan-lite-x4 weights, fresh
-#          discriminators at half width (num_feat 32) warmed up alone for 150 iterations, batch 8;
-#   psnr - dsrgan-lite-x4-psnr: PSNR stage (L1) continued from the shipped PSNR weights at lr 1e-4.
+#   gan  - the default model: GAN stage (eq. 19 and the config's colour term) continued from the shipped
+#          dsrgan-lite-x4 weights, fresh discriminators at half width (num_feat 32) warmed up alone for 150
+#          iterations, batch 8;
+#   psnr - dsrgan-lite-x4-psnr: PSNR stage (L1) continued from the shipped PSNR weights at lr 1e-4 (with the
+#          nearest detail upsampling it was trained with; the preset's is bilinear).
 # GAN_MINUTES / PSNR_MINUTES bound each invocation (default 125 / 60); EXTRA adds --set overrides to both.
 # STAGES=gan runs the GAN stage alone with all cores (THREADS, default 2) and channels-last convolutions, the
 # fastest setting measured on a 2-core CPU; the checkpoints of both settings resume each other.
@@ -46,6 +48,7 @@ until grep -q " run \| validation @\|rror" "$OUT/lite_dsrgan_gan/train.log" 2>/d
 done
 nice -n 19 $DSRGAN train configs/lite_dsrgan_psnr.yaml "${C[@]}" $(resume lite_dsrgan_psnr) \
   --set "init.generator=$WEIGHTS/dsrgan-lite-x4-psnr.safetensors" --set optim.lr_g=1.0e-4 \
+  --set "model.params={detail_upsample: nearest}" \
   --set train.iterations=6000 --set "optim.milestones=[2500, 4000]" \
   --set log.val_every=1000 --set train.time_limit_minutes=${PSNR_MINUTES:-60} > "$OUT.psnr.out" 2>&1 &
 psnr=$!

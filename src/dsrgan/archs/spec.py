@@ -71,7 +71,10 @@ def _dsrgan(variant: str, **params) -> dict[str, Any]:
 # convs at 16/8 channels (they run on 16x the LR pixel count). Budgets asserted in tests: <= 2.5M parameters and
 # <= 8 MFLOPs per LR pixel; it is at 1.25M and 2.8 MFLOPs so that a 512x512 input takes ~10 s on 2 CPU cores.
 _LITE_TRUNK = dict(num_feat=32, num_block=5, num_grow=16, up_channels=16)
-_LITE_DETAIL = dict(taps=(2, 4), detail_feat=16, detail_grow=8, detail_up_channels=8, attention_channels=8)
+# Its detail branch upsamples bilinearly: after nearest x2 the 8-channel branch left an x4-lattice texture and
+# halos in the GAN model (docs/MODEL_CARD.md, "Artefacts"); same parameters, ~1% more time.
+_LITE_DETAIL = dict(taps=(2, 4), detail_feat=16, detail_grow=8, detail_up_channels=8, attention_channels=8,
+                    detail_upsample="bilinear")
 
 PRESETS: dict[str, ArchSpec] = {
     "esrgan-x4": ArchSpec("rrdbnet", dict(num_feat=64, num_block=23, num_grow=32), name="esrgan-x4"),
