@@ -76,8 +76,9 @@ def fake_vgg(monkeypatch):
     ("ablation_no4", FULL, {"d_img", "d_detail"}),
     ("dsrgan_gif_x4", FULL, {"d_img", "d_detail"}),
     ("dsrgan_msdm_x4", FULL, {"d_img", "d_detail"}),
-    ("lite_dsrgan_gan", FULL, {"d_img", "d_detail"}),
-    ("lite_esrgan_gan", {"pix", "per", "gan"}, {"d_img"}),
+    # the bundled lite models also hold block colours (not in the paper; the paper configs above must not)
+    ("lite_dsrgan_gan", FULL | {"col"}, {"d_img", "d_detail"}),
+    ("lite_esrgan_gan", {"pix", "per", "gan", "col"}, {"d_img"}),
 ])
 def test_each_config_trains_with_the_terms_of_its_table_row(config, stage_terms, d_terms, fake_vgg):
     from dsrgan.train import build
@@ -88,7 +89,7 @@ def test_each_config_trains_with_the_terms_of_its_table_row(config, stage_terms,
     assert {f"d_{k}" for k in nets.discriminators} == d_terms
     weights = {t.key: t.weight for t in nets.objective.terms}
     if cfg.train.stage == "gan":  # Sec. IV-B2
-        paper = {"pix": 0.2, "per": 1.0, "gan": 0.005, "detail_pix": 0.5, "detail_gan": 0.005}
+        paper = {"pix": 0.2, "per": 1.0, "gan": 0.005, "detail_pix": 0.5, "detail_gan": 0.005, "col": 2.0}
         assert weights == {k: paper[k] for k in stage_terms}
         assert all(t.d_weight == 1.0 for t in nets.objective.terms if t.adversarial)
         if "d_detail" in d_terms:

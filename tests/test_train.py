@@ -431,7 +431,8 @@ def test_checkpoint_of_the_old_config_format_resumes_exactly(tmp_path):
     (tmp_path / "d").mkdir()
     data = make_train_images(tmp_path / "d")
     cfg = tiny(data, tmp_path, "lite_dsrgan_gan.yaml", "train.iterations=2", "train.ema_decay=0.9",
-               "optim.milestones=[1]", "log.checkpoint_every=1")
+               "optim.milestones=[1]", "log.checkpoint_every=1", "loss.colour.weight=0",
+               "model.params.detail_upsample=nearest")  # that code's config had neither
     tr = Trainer(cfg, resume=str(fixture / "iter_00000001.pt"))
     tr.fit()
     want = torch.load(fixture / "after_2.pt", weights_only=True)
