@@ -95,8 +95,14 @@ class _Engine:
     def __init__(self, files):
         self.files = files  # the engine files it runs
         self.graphs = [self._open(p) for p in files.paths]
-        self.staged = files.head is not None
-        self.head_context = files.head_context
+
+    @property
+    def staged(self) -> bool:
+        return self.files.head is not None
+
+    @property
+    def head_context(self) -> int:
+        return self.files.head_context
 
     def _open(self, path):
         raise NotImplementedError
@@ -113,7 +119,7 @@ class _Engine:
         if not self.staged:
             return out
         h, w = out.shape[-2:]
-        return run_in_crops(self.graphs[1], out, head_tile or max(h, w), self.files.head_context,
+        return run_in_crops(self.graphs[1], out, head_tile or max(h, w), self.head_context,
                             self.files.scale, copy=np.ascontiguousarray)
 
 

@@ -182,8 +182,8 @@ def check(cfg: Config) -> None:
         kind = e.__struct_config__.tag
         need(e.domain != "detail" or e.weight == 0 or spec.detail_variant is not None,
              f"loss.{kind}: model {cfg.model.preset} has no detail path (set its weight to 0 or remove it)")
-        need(kind != "colour" or e.block <= d.hr_patch,
-             f"loss.colour: block {getattr(e, 'block', 0)} is larger than data.hr_patch {d.hr_patch}")
+        if kind == "colour":
+            need(e.block <= d.hr_patch, f"loss.colour: block {e.block} is larger than data.hr_patch {d.hr_patch}")
         need(not e.adversarial or e.weight == 0 or t.stage == "gan",
              f"loss.{kind}: adversarial terms need train.stage: gan (the stage is {t.stage!r})")
     if t.stage == "gan" and any(e.adversarial for e in cfg.losses()):
