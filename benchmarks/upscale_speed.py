@@ -6,6 +6,7 @@
     python benchmarks/upscale_speed.py --layers default:128   # where OpenVINO's time goes, per kind of layer
     python benchmarks/upscale_speed.py --tiling --device cuda --max-tiles 0
     python benchmarks/upscale_speed.py --stages --repeat 1  # two-stage tiling vs one untiled forward, per engine
+    python benchmarks/upscale_speed.py --plan --plan-size 384 --repeat 1  # the default plan vs untiled, real size
     python benchmarks/upscale_speed.py --stage-graphs default:128  # an engine on one graph vs trunk + head graphs
 
 Engine table: every engine (torch eager, ONNX Runtime, OpenVINO; those installed) runs every model and size in
@@ -538,6 +539,52 @@ def stages_table(args) -> None:
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
+def plan_table(args) -> None:
+    """The default tile plan against one untiled forward of the same image, at a real size (not scaled).
+
+    For each model and engine: one forward of the whole image (a memory budget large enough for it) and the
+    default plan (2 GiB budget: on the CPU, two-stage trunk tiles kept to the speed cap), taking turns,
+    `--repeat` rounds after one untimed round (OpenVINO compiles each recurring shape on its second call), best
+    kept. Wall seconds on `--threads` (default: all usable cores) and the process's CPU seconds. Run it on a quiet
+    machine: this is what the CPU plan's tile-size cap stands on.
+    """
+    from dsrgan.inference import backends
+    from dsrgan.inference.upscaler import Upscaler
+    from dsrgan.utils.machine import describe, usable_cores
+
+    threads = args.threads or usable_cores()
+    engines = [e for e in args.stages_engines.split(",") if backends.available(e)]
+    size = args.plan_size
+    print(f"machine: {describe()} (at the start); {threads} thread(s); input {size}x{size}\n")
+    print("| model | engine | tiles | overlap | head crop | work | untiled wall s | tiled wall s | overhead (wall) | "
+          "untiled CPU s | tiled CPU s | overhead (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    img = _input(size)
+    for name in args.stages_models.split(","):
+        model, spec = _engine_model(name)
+        for engine in engines:
+            whole = Upscaler(model, spec, device="cpu", threads=threads, backend=engine, memory_budget=2**36)
+            plan = Upscaler(model, spec, device="cpu", threads=threads, backend=engine, memory_budget=2 * 2**30)
+            best = {"whole": (float("inf"),) * 2, "plan": (float("inf"),) * 2}
+            stats = None
+            for k in range(args.repeat + 1):
+                for key, up, tile in (("whole", whole, 0), ("plan", plan, None)):
+                    w, c = time.perf_counter(), time.process_time()
+                    up.upscale_array(img, tile=tile)
+                    w, c = time.perf_counter() - w, time.process_time() - c
+                    if k:
+                        best[key] = min(best[key], (w, c))
+                    if key == "plan":
+                        stats = up.last_stats
+            (uw, uc), (tw, tc) = best["whole"], best["plan"]
+            tiles = f"{stats['tiles']} x {stats['tile_hw'][0]}x{stats['tile_hw'][1]}" if stats.get("tile") else "whole"
+            print(f"| {spec.name or name} | {engine} | {tiles} | {plan.tile_overlap} | {stats.get('head_tile', '-')} | "
+                  f"{stats.get('work', 1.0):.3f} | {uw:.1f} | {tw:.1f} | {tw / uw - 1:+.1%} | {uc:.1f} | {tc:.1f} | "
+                  f"{tc / uc - 1:+.1%} |", flush=True)
+            del whole, plan
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+
+
 def graphs_table(model_name: str, size: int, engines: list[str], threads: int, repeat: int) -> None:
     """One engine graph of the whole network vs its trunk and head graphs (how the engines now run a network that
     declares two stages), the whole image in one piece: seconds to open the engine (compiled kernels cached, as in
@@ -606,6 +653,9 @@ def main() -> int:
                     help="only OpenVINO's per-layer time for one model and input size, e.g. default:128")
     ap.add_argument("--stages", action="store_true", help="two-stage tiling vs one untiled forward (scaled plan)")
     ap.add_argument("--stages-size", type=int, default=192, help="input size of --stages (default: %(default)s)")
+    ap.add_argument("--plan", action="store_true",
+                    help="the default tile plan vs one untiled forward at a real size (--plan-size)")
+    ap.add_argument("--plan-size", type=int, default=384, help="input size of --plan (default: %(default)s)")
     ap.add_argument("--stages-models", default="dsrgan-x4,esrgan-x4")
     ap.add_argument("--stages-engines", default="torch,onnxruntime,openvino",
                     help="engines of --stages (default: %(default)s)")
@@ -645,6 +695,9 @@ def main() -> int:
         return 0
     if args.stages:
         stages_table(args)
+        return 0
+    if args.plan:
+        plan_table(args)
         return 0
     if not args.tiling and not args.per_pixel:
         engines_table(args)

@@ -199,17 +199,25 @@ def test_the_default_plan_of_a_full_model(monkeypatch):
     import math
 
     from dsrgan.archs import PRESETS
-    from dsrgan.inference.pipeline import CPU_TRUNK_TILE_BYTES
+    from dsrgan.inference.backends import CPU_TRUNK_TILE_BYTES
 
     up = Upscaler(build("dsrgan-x4"), PRESETS["dsrgan-x4"], device="cpu", threads=1, backend="torch",
                   memory_budget=2 * 2**30)
+    assert up.backend.cpu_trunk_tile_bytes == CPU_TRUNK_TILE_BYTES
     cpu = TileGrid(2064, 2064, up.plan(2048, 2048)[0], 24, 4)
     assert cpu.th * cpu.tw * up._probe()["trunk"] <= CPU_TRUNK_TILE_BYTES
     one = TileGrid(2064, 2064, up.plan(2048, 2048, staged=False)[0], 24, 4)
     monkeypatch.setattr(up, "_fast_px", lambda staged: math.inf)
-    two = TileGrid(2064, 2064, up.plan(2048, 2048)[0], 24, 4)
+    memory_only = up.plan(2048, 2048)[0]
+    two = TileGrid(2064, 2064, memory_only, 24, 4)
     assert two.th * two.tw > 3 * one.th * one.tw and two.processed_fraction < 1.1 < one.processed_fraction
     assert up.head_tile(two.th, two.tw) >= 64
+    # an engine without a speed cap (OpenVINO's: it lost little per pixel on large inputs) gets the tiles that
+    # memory alone gives
+    monkeypatch.undo()
+    monkeypatch.setattr(up.backend, "cpu_trunk_tile_bytes", None)
+    uncapped = up.plan(2048, 2048)[0]
+    assert uncapped == memory_only and two.th * two.tw > 3 * cpu.th * cpu.tw
 
 
 # --- trained-like weights on a real photo ------------------------------------------------------------------------

@@ -27,6 +27,13 @@ if TYPE_CHECKING:  # numpy stays out of the CLI parser, which reads BACKENDS
     import numpy as np
 
 _MODULE = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+# On the CPU torch runs a trunk tile slower per pixel once its activations outgrow the caches: dsrgan-x4's trunk
+# took 598, 613, 705 and 805 us of CPU per LR pixel at 128, 192, 256 and 384 px, and on a quiet machine the whole
+# 400-px image took 15% more time than four 212-px tiles with 12% extra work (docs/upscaling.md). So torch's CPU
+# trunk tiles are kept to where the trunk's largest module output per tile stays under this (~220 px for
+# dsrgan-x4, ~360 for the lite model). OpenVINO lost far less per pixel on large inputs (same runs), so it has
+# no cap; ONNX Runtime was not measured and keeps torch's.
+CPU_TRUNK_TILE_BYTES = 24 * 2**20
 
 
 class BackendError(DsrganError):
@@ -50,6 +57,7 @@ class TorchBackend:
     name = "torch"
     supports_strength = True
     keeps_trunk_memory = False  # freed before the head runs
+    cpu_trunk_tile_bytes: float | None = CPU_TRUNK_TILE_BYTES  # the CPU plan's speed cap on trunk tiles
 
     def __init__(self, model, device, dtype):
         import torch
@@ -91,6 +99,7 @@ class _Engine:
     # ONNX Runtime's arena and OpenVINO's infer requests keep a graph's working memory between calls, so a tile's
     # trunk memory is still held while its head runs (the tile plan counts it: dsrgan.inference.pipeline)
     keeps_trunk_memory = True
+    cpu_trunk_tile_bytes: float | None
 
     def __init__(self, files):
         self.files = files  # the engine files it runs
@@ -148,6 +157,7 @@ class _OrtGraph:
 
 class OnnxRuntimeBackend(_Engine):
     name = "onnxruntime"
+    cpu_trunk_tile_bytes = CPU_TRUNK_TILE_BYTES
 
     def __init__(self, files, threads: int | None):
         self.threads = _threads(threads)
@@ -214,6 +224,7 @@ class OpenVinoBackend(_Engine):
     """OpenVINO's CPU plugin; each graph compiles the shapes that recur for their size (_OvGraph)."""
 
     name = "openvino"
+    cpu_trunk_tile_bytes = None
 
     def __init__(self, files, threads: int | None, cache: str | None):
         import openvino as ov

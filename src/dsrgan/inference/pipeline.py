@@ -53,12 +53,6 @@ HEAD_TILE_CAP = 256  # largest crop of the head stage, LR pixels
 # The head crop (LR pixels a side, context included) an engine's two-stage plan leaves room for beside the tile:
 # its 2-px context then costs ~6% of the head's work, under 1% of a full model's.
 ENGINE_HEAD_SIDE = 128
-# On the CPU a trunk tile runs slower per pixel once its activations outgrow the caches: dsrgan-x4's trunk took
-# 598, 613, 705 and 805 us of CPU per LR pixel at 128, 192, 256 and 384 px, and a 534-px two-stage tile 902 against
-# 723-736 for a 200-px one, which ate the saving of its smaller overlap (docs/upscaling.md; torch). So the CPU's
-# trunk tiles are kept to where the trunk's largest module output per tile stays under this (~220 px for
-# dsrgan-x4, ~360 for the lite model: the sizes that ran fastest), for every engine.
-CPU_TRUNK_TILE_BYTES = 24 * 2**20
 MAX_BATCH = 16
 # Peak live activation memory of one forward / its largest single activation (measured on the lite and full
 # presets, 48-512 px: 6.8-11.0; docs/upscaling.md).
@@ -184,10 +178,11 @@ class Pipeline:
 
     def _fast_px(self, staged: bool) -> float:
         """The largest tile (pixels) that still runs at full per-pixel speed: on the CPU, two-stage trunk tiles
-        (CPU_TRUNK_TILE_BYTES); no limit otherwise."""
-        if not staged or self.on_cuda:
+        of the engine's `cpu_trunk_tile_bytes` (dsrgan.inference.backends); no limit otherwise."""
+        cap = self.backend.cpu_trunk_tile_bytes
+        if not staged or self.on_cuda or cap is None:
             return math.inf
-        return CPU_TRUNK_TILE_BYTES / self._probe()["trunk"]
+        return cap / self._probe()["trunk"]
 
     def _engine_for(self, strength: float):
         """The engine that runs a tile at this detail strength."""
