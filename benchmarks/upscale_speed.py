@@ -235,6 +235,7 @@ def _conv_peak(threads: int, engines: list[str], folder: Path) -> dict[str, floa
     highest of them."""
     import torch
 
+    from dsrgan.export.onnx import EngineFiles
     from dsrgan.inference import backends
 
     torch.set_num_threads(threads)
@@ -245,12 +246,13 @@ def _conv_peak(threads: int, engines: list[str], folder: Path) -> dict[str, floa
     if not onnx_path.exists():
         torch.onnx.export(conv, (x,), str(onnx_path), input_names=["x"], output_names=["y"], dynamo=False)
     xn = x.numpy()
+    files = EngineFiles(onnx_path)  # one graph, no stages
     if "onnxruntime" in engines:
-        ort = backends.OnnxRuntimeBackend(onnx_path, threads)
-        runs["onnxruntime"] = lambda: ort.session.run(None, {"x": xn})
+        ort = backends.OnnxRuntimeBackend(files, threads)
+        runs["onnxruntime"] = lambda: ort.run(xn, None)  # as the upscaler runs it
     if "openvino" in engines:
-        ov = backends.OpenVinoBackend(onnx_path, threads, None)
-        runs["openvino"] = lambda: ov.run(xn, None)  # as the upscaler runs it
+        ov = backends.OpenVinoBackend(files, threads, None)
+        runs["openvino"] = lambda: ov.run(xn, None)
     out = {}
     with torch.inference_mode():
         for name, fn in runs.items():
