@@ -1,12 +1,20 @@
 """Inference engines: the same pictures from every engine (within 1/255 of torch), tiling/alpha/16-bit through
 them, and `auto` falling back with a note."""
 
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from dsrgan.archs import ArchSpec, build
+from dsrgan.errors import DsrganError
 from dsrgan.inference import backends
 from dsrgan.inference.pipeline import PEAK_FACTOR
 from dsrgan.inference.tiling import TileGrid
@@ -27,8 +35,6 @@ def tiny_model():
 
 
 def photo(shape=(70, 90)):
-    from pathlib import Path
-
     img = Image.open(Path(__file__).resolve().parents[1] / "assets" / "sample.png").convert("RGB")
     return np.asarray(img, dtype=np.float32)[:shape[0], :shape[1]] / 255
 
@@ -279,3 +285,107 @@ def test_a_network_without_stages_runs_as_one_graph(engine):
     out = up.upscale_array(img)
     assert up.last_stats["head_tile"] is None and up.last_stats["tiles"] > 1
     assert np.abs(out - ref.upscale_array(img)).max() < 1 / 255
+
+
+# --- out of memory on the ONNX engines -------------------------------------------------------------------------
+# A child process without torch (as the fast path runs) upscales with its address space limited: the whole image
+# cannot be allocated, smaller tiles can. Prints the tile it finished with.
+_LIMITED_CHILD = """
+import json, resource, sys
+import numpy as np
+from dsrgan.archs import PRESETS
+from dsrgan.export.onnx import EngineFiles
+from dsrgan.inference.backends import open_engine
+from dsrgan.inference.fastpath import EngineUpscaler
+
+args = json.loads(sys.argv[1])
+files = EngineFiles(*args["paths"], 4, args["head_context"])
+engine = open_engine(args["engine"], files, threads=1)
+up = EngineUpscaler(PRESETS["dsrgan-lite-x4"], "lite", engine, args["record"])
+img = np.load(args["input"])
+up.upscale_array(img[:24, :24], tile=0)  # the engine's libraries and first buffers in place before the limit
+with open("/proc/self/status") as f:
+    size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (size + args["headroom"], resource.RLIM_INFINITY))
+np.save(args["output"], up.upscale_array(img, tile=0))
+print(json.dumps(dict(tile=up.last_stats["tile"], torch="torch" in sys.modules)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="limits the address space the Linux way")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_out_of_memory_retries_with_smaller_tiles(engine, tmp_path, monkeypatch):
+    """A real allocation failure in the engine is retried with smaller tiles, and the picture equals torch's on
+    those tiles. 150 MB of address space to spare: measured here, the whole 192 x 192 image failed on both
+    engines with 200 MB (on ONNX Runtime with 300, on OpenVINO not with 400), and 104-px tiles ran with 100."""
+    model, spec = _preset("dsrgan-lite-x4")
+    up = Upscaler(model, spec, device="cpu", threads=1, backend=engine)
+    img = photo((192, 192))
+    np.save(tmp_path / "in.npy", img)
+    args = dict(engine=engine, paths=[str(p) for p in up.backend.files.paths],
+                head_context=up.backend.files.head_context, record=dict(up.memory_estimates(), pad=up.pad),
+                input=str(tmp_path / "in.npy"), output=str(tmp_path / "out.npy"), headroom=150 * 2**20)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-c", _LIMITED_CHILD, json.dumps(args)], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stderr == ""  # no engine log lines about the failure that was handled
+    result = json.loads(p.stdout)
+    assert not result["torch"] and 16 <= result["tile"] < 192  # smaller tiles than the whole image
+    out = np.load(tmp_path / "out.npy")
+    monkeypatch.setattr(up, "plan", lambda *a, **k: (result["tile"], 1))
+    up.backend = up.torch_backend
+    ref = up.upscale_array(img)
+    assert up.last_stats["tile"] == result["tile"] and up.last_stats["tiles"] > 1
+    assert out.shape == ref.shape and np.abs(out - ref).max() < 1 / 255
+
+
+@pytest.mark.skipif(not ENGINES, reason="neither onnxruntime nor openvino is installed")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_other_engine_errors_are_not_retried(engine, monkeypatch):
+    """A detail map with the wrong number of channels: the engine's own error, raised once, no smaller tiles."""
+    up = Upscaler(tiny_model(), TINY, device="cpu", threads=1, backend=engine)
+    real = up.detail_map
+    monkeypatch.setattr(up, "detail_map", lambda rgb: np.repeat(real(rgb), 2, axis=2))
+    calls = []
+    trunk = up.backend.graphs[0]
+    monkeypatch.setattr(up.backend, "graphs", [lambda *a: calls.append(1) or trunk(*a), *up.backend.graphs[1:]])
+    with pytest.raises(Exception) as raised:
+        up.upscale_array(photo((40, 40)), tile=0)
+    assert not isinstance(raised.value, (MemoryError, DsrganError))
+    assert re.search("invalid dimensions|incompatible with provided dimensions", str(raised.value))
+    assert len(calls) == 1 and up._tile_limit is None and not up.backend.reopen
+
+
+@pytest.mark.parametrize("message, memory", [
+    # the engines' messages when an allocation failed (address space limited; ONNX Runtime 1.32, OpenVINO 2026.4)
+    ("[ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while running Concat node. Name:'/body.0/rdb1/"
+     "Concat_3' Status Message: /onnxruntime_src/onnxruntime/core/framework/bfc_arena.cc:360 void* onnxruntime::"
+     "BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*) Failed to allocate memory for requested "
+     "buffer of size 61440000\n", "Failed to allocate memory for requested buffer of size 61440000"),
+    ("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. Name:'/"
+     "body.0/rdb2/Mul_output_0_nchwc' Status Message: std::bad_alloc", "std::bad_alloc"),
+    ("Exception from src/inference/src/cpp/infer_request.cpp:246:\nCaught exception: Exception from src/plugins/"
+     "intel_cpu/src/node.cpp:794:\n[CPU] Concat node with name '/body.1/rdb1/Concat_1' Check 'ptr' failed at src/"
+     "plugins/intel_cpu/src/cpu_memory.cpp:257:\nFailed to allocate 40960000 bytes of memory\n\n",
+     "Failed to allocate 40960000 bytes of memory"),
+    # other failures keep their own error
+    ("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: detail", None),
+    ("Exception from src/inference/src/cpp/infer_request.cpp:223:\nFailed to allocate tensor of an unknown kind", None),
+])
+def test_only_allocation_failures_become_memory_errors(message, memory):
+    def fail(error_type):
+        with backends.allocation_failures("engine", (error_type,)):
+            raise error_type(message)
+
+    if memory is None:
+        with pytest.raises(RuntimeError, match="^" + re.escape(message[:20])):
+            fail(RuntimeError)
+    else:
+        with pytest.raises(MemoryError, match=f"^engine: {re.escape(memory)}$"):
+            fail(RuntimeError)
+    with pytest.raises(ValueError):  # not one of the engine's own types: passes as it is
+        with backends.allocation_failures("engine", (RuntimeError,)):
+            raise ValueError(message)

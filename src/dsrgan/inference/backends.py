@@ -14,7 +14,9 @@ falls back, with a note, when one is missing or fails to load.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import re
 from typing import TYPE_CHECKING
 
 from dsrgan.errors import DsrganError
@@ -38,6 +40,26 @@ CPU_TRUNK_TILE_BYTES = 24 * 2**20
 
 class BackendError(DsrganError):
     """An inference engine is not installed or cannot run this model."""
+
+
+# What the engines say when an allocation fails (seen with the address space limited, docs/upscaling.md):
+# ONNX Runtime's arena "Failed to allocate memory for requested buffer of size N", OpenVINO's CPU plugin
+# "Failed to allocate N bytes of memory", either engine without an arena "std::bad_alloc".
+_ALLOCATION_FAILED = re.compile(r"Failed to allocate (memory for requested buffer|\d+ bytes of memory)|std::bad_alloc")
+
+
+@contextlib.contextmanager
+def allocation_failures(engine: str, types: tuple[type[BaseException], ...]):
+    """Turns an engine's exception of `types` that reports a failed allocation into MemoryError, which the
+    pipeline retries with smaller tiles (dsrgan.inference.pipeline.is_oom); the engine's other errors pass as
+    they are."""
+    try:
+        yield
+    except types as e:
+        found = _ALLOCATION_FAILED.search(str(e))
+        if found is None:
+            raise
+        raise MemoryError(f"{engine}: {str(e)[found.start():].splitlines()[0]}") from e
 
 
 def _threads(threads: int | None) -> int:
@@ -104,6 +126,16 @@ class _Engine:
     def __init__(self, files):
         self.files = files  # the engine files it runs
         self.graphs = [self._open(p) for p in files.paths]
+        self.reopen = False  # set by an allocation failure
+
+    def _ensure_open(self) -> None:
+        """After an allocation failure the graphs are opened afresh: ONNX Runtime's arena keeps the memory it
+        took for the failed call (less room for the smaller tiles that follow), and OpenVINO's graph, even a new
+        infer request of it, kept asking for the failed size on smaller inputs."""
+        if self.reopen:
+            self.graphs = []  # the old ones' memory goes first
+            self.graphs = [self._open(p) for p in self.files.paths]
+            self.reopen = False
 
     @property
     def staged(self) -> bool:
@@ -124,12 +156,17 @@ class _Engine:
 
         from dsrgan.inference.tiling import run_in_crops
 
-        out = self.graphs[0](lr, detail)
-        if not self.staged:
-            return out
-        h, w = out.shape[-2:]
-        return run_in_crops(self.graphs[1], out, head_tile or max(h, w), self.head_context,
-                            self.files.scale, copy=np.ascontiguousarray)
+        self._ensure_open()
+        try:
+            out = self.graphs[0](lr, detail)
+            if not self.staged:
+                return out
+            h, w = out.shape[-2:]
+            return run_in_crops(self.graphs[1], out, head_tile or max(h, w), self.head_context,
+                                self.files.scale, copy=np.ascontiguousarray)
+        except MemoryError:
+            self.reopen = True
+            raise
 
 
 class _OrtGraph:
@@ -147,12 +184,18 @@ class _OrtGraph:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        # a failed run raises its message; ORT's own log line of it (in red on stderr) would only repeat it, and
+        # an allocation failure is retried with smaller tiles
+        self.run_options = ort.RunOptions()
+        self.run_options.log_severity_level = 4
 
     def __call__(self, *arrays) -> np.ndarray:
         import numpy as np
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, RuntimeException
 
         feed = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(self.inputs, arrays, strict=False)}
-        return self.session.run(None, feed)[0]
+        with allocation_failures("onnxruntime", (Fail, RuntimeException)):  # the arena's, and bad_alloc's
+            return self.session.run(None, feed, self.run_options)[0]
 
 
 class OnnxRuntimeBackend(_Engine):
@@ -216,7 +259,11 @@ class _OvGraph:
 
         feed = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays[:self.n_inputs]]
         request = self._request(tuple(a.shape for a in feed))
-        request.infer(feed)
+        with allocation_failures("openvino", (RuntimeError,)):
+            # start_async + wait, not infer(): when an allocation failed, infer() returned without an error and
+            # left the previous call's output in place (OpenVINO 2026.4); wait() raises the error
+            request.start_async(feed)
+            request.wait()
         return np.array(request.get_output_tensor(0).data, copy=True)  # the request reuses its buffer
 
 

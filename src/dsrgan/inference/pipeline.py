@@ -67,7 +67,8 @@ class OutOfMemoryError(DsrganError):
 
 
 def is_oom(e: BaseException) -> bool:
-    """Host memory exhausted (the CPU allocators report it as a plain RuntimeError)."""
+    """Host memory exhausted (the CPU allocators report it as a plain RuntimeError; the ONNX engines' failed
+    allocations arrive as MemoryError: dsrgan.inference.backends.allocation_failures)."""
     return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e))
 
 
