@@ -249,7 +249,7 @@ def test_out_of_memory_retries_with_smaller_tiles(bicubic, rng):
     assert model.sizes.count((1, 3, 40, 40)) == 1
     from dsrgan.inference.upscaler import OutOfMemoryError
 
-    with pytest.raises(OutOfMemoryError, match="even with 16-pixel tiles"):
+    with pytest.raises(OutOfMemoryError, match=r"on cpu even with 16-pixel tiles \(free host memory\)$"):
         Upscaler(OOMAbove(limit=10), ArchSpec("rrdbnet", {}), device="cpu", pad=0).upscale_array(img)
 
 

@@ -272,8 +272,8 @@ class Pipeline:
         return engine.run(lr, det, strength, head_tile=head_tile).transpose(0, 2, 3, 1)
 
     def _oom_error(self, tile: int) -> OutOfMemoryError:
-        return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles "
-                                "(free memory, or use --device cpu)")
+        hint = "free GPU memory, or use --device cpu" if self.on_cuda else "free host memory"
+        return OutOfMemoryError(f"out of memory on {self.device} even with {tile}-pixel tiles ({hint})")
 
     def _smaller(self, tile: int | tuple[int, int], batch: int, error: BaseException) -> tuple[int, int]:
         """After running out of memory: halve the batch, else the tile; give up below MIN_TILE."""
