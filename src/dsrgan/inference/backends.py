@@ -174,6 +174,7 @@ class _OrtGraph:
 
     def __init__(self, path, threads: int):
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, RuntimeException
 
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
@@ -188,13 +189,13 @@ class _OrtGraph:
         # an allocation failure is retried with smaller tiles
         self.run_options = ort.RunOptions()
         self.run_options.log_severity_level = 4
+        self.failures = (Fail, RuntimeException)  # how a run fails: the arena's, and bad_alloc's
 
     def __call__(self, *arrays) -> np.ndarray:
         import numpy as np
-        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, RuntimeException
 
         feed = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(self.inputs, arrays, strict=False)}
-        with allocation_failures("onnxruntime", (Fail, RuntimeException)):  # the arena's, and bad_alloc's
+        with allocation_failures("onnxruntime", self.failures):
             return self.session.run(None, feed, self.run_options)[0]
 
 
