@@ -98,6 +98,29 @@ def test_resume_is_exact(data, tmp_path):
         assert_same(states(first), states(second))
 
 
+def test_resume_takes_the_learning_rate_schedule_of_the_config(data, tmp_path):
+    """A resumed run follows the config's lr, milestones and gamma (not the checkpoint's), says so, and the same
+    schedule from the start gives the same lr at the end."""
+    base = ["train.ema_decay=0.9", "log.checkpoint_every=100", "optim.milestones=[1, 3]"]
+    Trainer(tiny(data, tmp_path, "lite_dsrgan_gan.yaml", *base, "train.iterations=2")).fit()
+    notes = []
+    new = ["train.iterations=5", "optim.milestones=[1, 4]", "optim.gamma=0.1", "optim.lr_d=3e-4"]
+    tr = Trainer(tiny(data, tmp_path, "lite_dsrgan_gan.yaml", *base, *new), resume="auto")
+    tr._say = notes.append
+    tr.fit()
+    assert any("schedule from the config" in n and "[1, 4]" in n and "[1, 3]" in n for n in notes), notes
+    # from the config: 1e-4 * 0.1 after 1, again after 4 (the checkpoint's schedule would give 1e-4 * 0.25)
+    assert tr.sched["g"].get_last_lr()[0] == pytest.approx(1e-4 * 0.01)
+    assert tr.sched["d_img"].get_last_lr()[0] == pytest.approx(3e-4 * 0.01)
+    assert tr.opts.g.param_groups[0]["lr"] == pytest.approx(1e-6)
+    # an unchanged schedule says nothing
+    notes.clear()
+    again = Trainer(tiny(data, tmp_path, "lite_dsrgan_gan.yaml", *base, *new[1:], "train.iterations=6"), resume="auto")
+    again._say = notes.append
+    again.setup()
+    assert not any("schedule" in n for n in notes), notes
+
+
 def test_fresh_start_refuses_to_clobber_a_run_and_bad_checkpoints_are_errors(data, tmp_path):
     from dsrgan.errors import CheckpointError, ConfigError
 

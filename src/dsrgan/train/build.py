@@ -149,6 +149,39 @@ def optimisers(nets: Networks, cfg: Config, prec: Precision) -> Optimisers:
                       torch.amp.GradScaler(prec.device.type, enabled=fp16))
 
 
+def reschedule(opts: Optimisers, cfg: Config) -> str | None:
+    """After a resume, put the config's learning rates, milestones and gamma in place of the checkpoint's.
+
+    A scheduler's saved state carries its own schedule, so without this a resumed run would silently keep the old
+    one while its config.yaml shows the new. Returns a note when the schedule changed, else None.
+    """
+    import bisect
+    import collections
+
+    o = cfg.optim
+    milestones = sorted(o.milestones)
+    changed = []
+    for key, sched in opts.sched.items():
+        base = o.lr_g if key == "g" else o.lr_d
+        old = (list(sched.base_lrs), sorted(sched.milestones.elements()), sched.gamma)
+        if old != ([base] * len(sched.base_lrs), milestones, o.gamma):
+            changed.append((key, old))
+        sched.milestones = collections.Counter(milestones)
+        sched.gamma = o.gamma
+        sched.base_lrs = [base] * len(sched.base_lrs)
+        lr = base * o.gamma ** bisect.bisect_right(milestones, sched.last_epoch)
+        for group in sched.optimizer.param_groups:
+            group["initial_lr"] = base
+            group["lr"] = lr
+        sched._last_lr = [lr] * len(sched.optimizer.param_groups)
+    if not changed:
+        return None
+    key, (bases, ms, gamma) = changed[0]
+    return (f"note: learning-rate schedule from the config (lr_g {o.lr_g:g}, lr_d {o.lr_d:g}, milestones "
+            f"{milestones}, gamma {o.gamma:g}) replaces the checkpoint's ({key}: lr {bases[0]:g}, milestones {ms}, "
+            f"gamma {gamma:g})")
+
+
 def data(cfg: Config, nets: Networks, prec: Precision, dist: ddp.DistInfo, *, start: int, report) -> Data:
     """Training loader (resuming at sample `start`) and, on rank 0, the validation images."""
     from dsrgan.data.dataset import PatchDataset, ResumableSampler, prefer_fork_safe_numba, worker_init

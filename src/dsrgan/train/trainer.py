@@ -93,6 +93,9 @@ class Trainer:
         self.opts = build.optimisers(self.nets, cfg, self.prec)
         if state is not None:
             ckpt.restore(resume_path, state, self.nets, self.opts, self.progress)
+            note = build.reschedule(self.opts, cfg)
+            if note:
+                self._say(note)
             old = state.get("sampler", {}).get("world", 1)
             if old != self.dist.world:
                 self._say(f"note: resumed with {self.dist.world} processes, checkpoint had {old}; "
