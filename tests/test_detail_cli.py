@@ -51,8 +51,13 @@ def test_refuses_to_overwrite_input_and_missing_paths(tmp_path, capsys):
     _write(tmp_path / "a.png")
     assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.png"), "--overwrite"]) == 2
     assert "replace an input" in capsys.readouterr().err
-    assert main(["detail", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 1
-    assert "no such file" in capsys.readouterr().err
+    # a missing input, even beside a good one, stops the command before any work, in one line
+    assert main(["detail", str(tmp_path / "a.png"), str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.png: no such file" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+    # a mistyped extension is refused, not made into a folder
+    assert main(["detail", str(tmp_path / "a.png"), "-o", str(tmp_path / "d.pgn")]) == 2
+    assert "'.pgn' is not an image format" in capsys.readouterr().err and not (tmp_path / "d.pgn").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["detail", str(empty), "-o", str(tmp_path / "o")]) != 0

@@ -102,9 +102,19 @@ def test_user_errors_are_one_line(model_file, tmp_path, rng, capsys):
     assert main(["upscale", str(src), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "nope.safetensors")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dsrgan upscale: error:") and "nope.safetensors" in err and "Traceback" not in err
-    assert main(["upscale", str(tmp_path / "empty_dir_missing"), "-o", str(tmp_path / "o"), "--model",
-                 str(model_file)]) == 1
-    assert "no such file" in capsys.readouterr().err
+    # a missing input, alone or beside a good one, is refused before the model loads (the model does not exist)
+    for inputs in ([tmp_path / "empty_dir_missing"], [src, tmp_path / "nope.png"]):
+        assert main(["upscale", *map(str, inputs), "-o", str(tmp_path / "o"), "--model",
+                     str(tmp_path / "nope.safetensors")]) == 2
+        err = capsys.readouterr().err
+        assert "no such file" in err and "safetensors" not in err and err.count("\n") == 1
+    # one input file and an OUTPUT with an extension we do not write: an error, not a folder of that name
+    for out in ("o.pgn", "x.xyz"):
+        assert main(["upscale", str(src), "-o", str(tmp_path / out), "--model", str(model_file)]) == 2
+        assert "is not an image format we write" in capsys.readouterr().err and not (tmp_path / out).exists()
+    # ...unless it ends with a separator (or exists as a folder): then it is the output folder
+    assert main(["upscale", str(src), "-o", str(tmp_path / "res.v2") + "/", "--model", str(model_file)]) == 0
+    assert (tmp_path / "res.v2" / "a_x4.png").is_file()
     (tmp_path / "empty").mkdir()
     assert main(["upscale", str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "--model", str(model_file)]) == 2
     assert "no images found" in capsys.readouterr().err
@@ -117,6 +127,27 @@ def test_python_api_load_once_run_many(model_file, rng):
     a = (rng.random((5, 7, 3)) * 255).astype(np.uint8)
     assert up.upscale(a).shape == (20, 28, 3)
     assert dsrgan.upscale(a, model=model_file).dtype == np.uint8
+
+
+def test_python_api_upscale_file_defaults_and_checks(model_file, tmp_path, rng):
+    """upscale_file with its defaults writes what upscale() writes; an unknown keyword or output format fails before
+    any compute (the model must not run: the output must not appear)."""
+    import dsrgan
+    from dsrgan.errors import OutputError
+
+    src = _img(tmp_path / "a.png", rng)
+    up = dsrgan.load_model(model_file, device="cpu")
+    out = up.upscale_file(src, tmp_path / "b.png")
+    assert out == tmp_path / "b.png"
+    assert np.array_equal(read_image(out).rgb, read_image(up.upscale(src, output=tmp_path / "c.png")).rgb)
+    assert up.upscale_file(src) == tmp_path / "a_x4.png" and (tmp_path / "a_x4.png").is_file()
+    calls = []
+    up._upscale_planes = lambda *a, **k: calls.append(1)
+    with pytest.raises(TypeError, match="tiles"):
+        up.upscale_file(src, tmp_path / "d.png", tiles=3)
+    with pytest.raises(OutputError, match="unknown output format '.xyz'"):
+        up.upscale_file(src, tmp_path / "d.xyz")
+    assert not calls and not (tmp_path / "d.png").exists()
 
 
 def test_destinations_are_checked_before_the_model_loads(tmp_path, rng, capsys):

@@ -36,6 +36,10 @@ class ImageTooLargeError(ImageError):
     """The pixel count exceeds the configured limit (decompression-bomb guard)."""
 
 
+class InputNotFoundError(DsrganError, FileNotFoundError):
+    """A named input file or folder does not exist, or a folder holds no images."""
+
+
 # --- outputs ------------------------------------------------------------------------------------------
 class OutputError(DsrganError):
     """An output could not be written safely."""

@@ -67,17 +67,13 @@ def plan(args) -> list[tuple]:
 
     from dsrgan.errors import DsrganError, OutputExistsError, OverwriteInputError
     from dsrgan.utils.destinations import check_destinations, check_folder
-    from dsrgan.utils.files import gather_inputs
+    from dsrgan.utils.files import require_inputs
 
     out = Path(args.output)
     check_folder(out, "output folder")
     if any(Path(i).is_dir() and Path(i).resolve() == out.resolve() for i in args.inputs):
         raise OverwriteInputError(f"-o {out} is an input folder; give another folder")
-    items, missing = gather_inputs(args.inputs, exclude=[out])
-    if missing:
-        raise DsrganError(f"input not found: {missing[0][0]}")
-    if not items:
-        raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
+    items = require_inputs(args.inputs, exclude=[out])
     jobs, seen = [], {}
     for f, rel in items:
         for k in range(args.pairs):

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from dsrgan import options
+from dsrgan.imaging.formats import WRITE_FORMATS
 from dsrgan.options import arg
 
-OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 GLOBAL_SOLVE_WARN_PIXELS = 1_000_000
 
 
@@ -44,15 +44,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="refuse inputs with more pixels than this, width x height (default: %(default)s)")
 
 
-def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, str]]]:
-    """(input, picture, raw or None) triples, and (path, reason) for inputs that do not exist."""
-    from dsrgan.utils.files import gather_inputs
+def plan(args) -> list[tuple[Path, Path, Path | None]]:
+    """(input, picture, raw or None) triples; a missing input or no image at all is an error here."""
+    from dsrgan.utils.destinations import names_output_file
+    from dsrgan.utils.files import require_inputs
 
     out_arg = Path(args.output)
     # never pick up our own outputs when OUTPUT (or --raw) lies inside an input folder
-    items, failed = gather_inputs(args.inputs, exclude=[out_arg] + ([args.raw] if args.raw else []))
+    items = require_inputs(args.inputs, exclude=[out_arg] + ([args.raw] if args.raw else []))
     one_file = len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
-    file_out = one_file and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir()
+    file_out = names_output_file(args.output, one_input_file=one_file, extensions=WRITE_FORMATS)
     raw_file = one_file and args.raw is not None and Path(args.raw).suffix.lower() == ".npy"
     triples = []
     for f, rel in items:
@@ -61,7 +62,7 @@ def plan(args) -> tuple[list[tuple[Path, Path, Path | None]], list[tuple[Path, s
         if args.raw is not None:
             raw = Path(args.raw) if raw_file else Path(args.raw) / rel.parent / f"{rel.stem}{args.suffix}.npy"
         triples.append((f, pic, raw))
-    return triples, failed
+    return triples
 
 
 def check_outputs(args, triples) -> set[Path]:
@@ -100,14 +101,12 @@ def run(args) -> int:
 
     t_start = time.perf_counter()
     prior = get_prior(args.variant)
-    triples, failed = plan(args)
-    if not triples and not failed:
-        raise DsrganError(f"no images found in {' '.join(args.inputs)} (looked for png, jpg, tiff, webp, bmp)")
+    triples = plan(args)
     existing = check_outputs(args, triples)
     seen: dict[Path, Path] = {}
     done = skipped = 0
     bar = tqdm(total=len(triples), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(triples) < 2)
-    failures = FailureLog("dsrgan detail", bar, failed)
+    failures = FailureLog("dsrgan detail", bar, [])
     for src, pic, raw in triples:
         try:
             outs = [pic] + ([raw] if raw is not None else [])

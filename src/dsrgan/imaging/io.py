@@ -35,6 +35,7 @@ from dsrgan.errors import (
 )
 from dsrgan.imaging import deep
 from dsrgan.imaging.color import quantize, rgb_to_luma
+from dsrgan.imaging.formats import WRITE_FORMATS
 from dsrgan.options import check_pixels
 from dsrgan.utils.atomic import atomic_path
 
@@ -42,8 +43,6 @@ from dsrgan.utils.atomic import atomic_path
 # header's size ourselves before any pixel is decoded.
 DEFAULT_MAX_PIXELS = 100_000_000
 
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
-                 ".bmp": "BMP"}
 
 # EXIF orientation -> numpy transform of an H x W (x C) array (what the camera meant by "up").
 _ORIENT = {
@@ -278,6 +277,16 @@ def _split_channels(arr: np.ndarray, bit_depth: int):
 
 
 # --- writing -----------------------------------------------------------------------------------------------
+def output_format(path: str | os.PathLike) -> str:
+    """The format written for `path`'s extension (Pillow's name); OutputError for an extension we do not write."""
+    path = Path(path)
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"{path}: unknown output format {path.suffix!r}; use one of "
+                          f"{', '.join(sorted(WRITE_FORMATS))}")
+    return fmt
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray, *, alpha: np.ndarray | None = None, bit_depth: int = 8,
                 grayscale: bool = False, quality: int = 95, inputs=(), overwrite: bool = True) -> Path:
     """Write float RGB in [0, 1] (H x W x 3, or H x W gray) to `path`; the format comes from the extension.
@@ -288,10 +297,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, alpha: np.ndarray |
     half away from zero. The file appears complete or not at all; `path` must not be one of `inputs`.
     Returns the path written."""
     path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise OutputError(f"{path}: unknown output format {path.suffix!r}; use one of "
-                          f"{', '.join(sorted(set(WRITE_FORMATS)))}")
+    fmt = output_format(path)
     _check_not_input(path, inputs)
     if not overwrite and path.exists():
         raise OutputExistsError(f"{path}: already exists (pass overwrite=True to replace it)")

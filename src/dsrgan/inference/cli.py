@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from dsrgan import options
+from dsrgan.imaging.formats import WRITE_FORMATS
 from dsrgan.options import arg
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tiff", "tif": ".tiff", "webp": ".webp"}
-OUTPUT_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 DEFAULT_OUTPUT = "results"  # in the current folder, as Real-ESRGAN's inference script does
 
 
@@ -69,20 +69,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "4096; the x4 output has 16 times as many)")
 
 
-def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
-    """(input, output) pairs, and (path, reason) for inputs that cannot be processed at all."""
-    from dsrgan.utils.files import gather_inputs
+def plan_outputs(args) -> list[tuple[Path, Path]]:
+    """(input, output) pairs; a missing input or no image at all is an error here, before any work."""
+    from dsrgan.utils.destinations import names_output_file
+    from dsrgan.utils.files import require_inputs
 
     check_options(args)
     out_arg = Path(args.output)
     # don't pick up our own outputs when OUTPUT lies inside an input folder
-    items, failed = gather_inputs(all_inputs(args), exclude=[out_arg])
+    items = require_inputs(all_inputs(args), exclude=[out_arg])
     suffix = args.suffix
     if suffix is None:
         suffix = f"_x{args.outscale:g}" if args.outscale is not None else "_x4"
     inputs = all_inputs(args)
-    single_file = (len(inputs) == 1 and len(items) == 1 and not Path(inputs[0]).is_dir()
-                   and out_arg.suffix.lower() in OUTPUT_EXTENSIONS and not out_arg.is_dir())
+    single_file = names_output_file(args.output, one_input_file=len(inputs) == 1 and len(items) == 1
+                                    and not Path(inputs[0]).is_dir(), extensions=WRITE_FORMATS)
     pairs: list[tuple[Path, Path]] = []
     for f, rel in items:
         if single_file:
@@ -90,7 +91,7 @@ def plan_outputs(args) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]
         else:
             out = out_arg / rel.parent / f"{rel.stem}{suffix}{output_extension(args.format, f)}"
         pairs.append((f, out))
-    return pairs, failed
+    return pairs
 
 
 def all_inputs(args) -> list[str]:
@@ -103,7 +104,7 @@ def output_extension(fmt: str, src: Path) -> str:
     if fmt != "auto":
         return FORMATS[fmt]
     ext = src.suffix.lower()
-    return ext if ext in OUTPUT_EXTENSIONS else ".png"
+    return ext if ext in WRITE_FORMATS else ".png"
 
 
 def check_options(args) -> None:
@@ -160,13 +161,10 @@ def run(args) -> int:
 
     t_start = time.perf_counter()
     share = ranks.from_env()
-    pairs, failed = plan_outputs(args)
-    if not pairs and not failed:
-        raise DsrganError(f"no images found in {' '.join(all_inputs(args))} (looked for png, jpg, tiff, webp, bmp)")
+    pairs = plan_outputs(args)
+    failed: list[tuple[Path, str]] = []
     existing = check_outputs(args, pairs)  # every process checks all: the same verdict everywhere, before work
     pairs = shard.take(pairs, share)
-    if share.rank != 0:
-        failed = []  # unreadable inputs are reported once, by rank 0
     shard.start(share)
     up = None if share.enabled else open_fast(args)
     if up is None:

@@ -377,24 +377,30 @@ class Pipeline:
             return convert.to_pil(rgb, alpha, planes, mode)
         raise ImageError(f"cannot upscale a {type(image).__name__}: give a path, a PIL image or a numpy array")
 
-    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int = 95, flatten_alpha=None,
-                     **kwargs) -> Path:
+    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int = 95, tile: int | None = None,
+                     tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     max_pixels: int = options.DEFAULT_MAX_PIXELS) -> Path:
         """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path."""
         from dsrgan.imaging import read_image, write_image
+        from dsrgan.imaging.io import output_format
         from dsrgan.utils.destinations import check_destination
 
         path = Path(path)
         quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
         if output is not None and not isinstance(output, (str, os.PathLike)):
             raise OptionError(f"output must be a path, got {type(output).__name__}")
+        kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
+                      progress=progress, max_pixels=max_pixels)
         if output is None:
-            s = options.outscale(kwargs.get("outscale")) or self.scale
+            s = options.outscale(outscale) or self.scale
             output = path.with_name(f"{path.stem}_x{s:g}.png")
         output = Path(output)
         # every check before the compute, not after
+        output_format(output)
         if check_destination(output, overwrite=overwrite, inputs=(path,)) and not overwrite:
             raise OutputExistsError(f"{output}: already exists (pass overwrite=True to replace it)")
-        img = read_image(path, max_pixels=options.max_pixels(kwargs.get("max_pixels", options.DEFAULT_MAX_PIXELS)))
+        img = read_image(path, max_pixels=options.max_pixels(max_pixels))
         rgb, alpha = self._upscale_planes(img.rgb, img.alpha, **kwargs)
         bit_depth = img.bit_depth
         ext = output.suffix.lower()

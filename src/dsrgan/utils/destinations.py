@@ -8,6 +8,7 @@ Nothing is created: a run that stops at a usage error leaves no empty folders be
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,3 +79,23 @@ def check_destinations(paths: Iterable[str | os.PathLike], *, overwrite: bool, r
         more = f" (and {len(problems) - 1} more output problem(s))" if len(problems) > 1 else ""
         raise type(first)(f"{problems[0]}{more}")
     return existing
+
+
+def names_output_file(output: str | os.PathLike, *, one_input_file: bool, extensions: Iterable[str]) -> bool:
+    """Whether a command's OUTPUT names the output file (one input file, an image extension) and not a folder.
+
+    With one input file, an OUTPUT that looks like a file name with another extension (`out.pgn`, `a.xyz`) is
+    refused instead of becoming a folder of that name; a folder is still meant when it exists or ends with a
+    separator.
+    """
+    raw = os.fspath(output)
+    path = Path(raw)
+    if not one_input_file or raw.endswith(("/", os.sep)) or path.is_dir():
+        return False
+    suffix = path.suffix.lower()
+    if suffix in extensions:
+        return True
+    if re.fullmatch(r"\.[a-z][a-z0-9]{0,4}", suffix) and not path.exists():
+        raise OutputError(f"output {raw}: {suffix!r} is not an image format we write (use one of "
+                          f"{', '.join(sorted(extensions))}; for a folder of that name, end it with '/')")
+    return False

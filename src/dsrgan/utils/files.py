@@ -47,6 +47,22 @@ def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLi
     return items, missing
 
 
+def require_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLike] = (),
+                   recursive: bool = True) -> list[tuple[Path, Path]]:
+    """gather_inputs for a command: a named input that does not exist, or no image at all, is an error before any
+    work starts (a mistyped name must not surface at the end of a long batch)."""
+    from dsrgan.errors import InputNotFoundError
+
+    items, missing = gather_inputs(inputs, exclude, recursive)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise InputNotFoundError(f"input {missing[0][0]}: {missing[0][1]}{more}")
+    if not items:
+        raise InputNotFoundError(f"no images found in {' '.join(map(str, inputs))} "
+                                 f"(looked for {', '.join(sorted(e[1:] for e in IMAGE_EXTENSIONS))})")
+    return items
+
+
 def expand_inputs(inputs: list[str | os.PathLike], recursive: bool = True) -> list[tuple[Path, Path]]:
     """Expand files and folders into (file, path relative to its root) pairs, keeping folder layouts.
 
