@@ -115,7 +115,16 @@ def test_option_error_is_a_value_error_and_a_dsrgan_error():
     (["serve", "--max-upload-mb", "inf"], "--max-upload-mb must be"),
     (["prepare", "x", "-o", "y", "--step", "0"], "--step must be"),
     (["prepare", "x", "-o", "y", "--crop", "-4"], "--crop must be"),
-    (["upscale", "a.png", "-o", "o", "--bogus"], "unrecognized arguments"),
+    (["upscale", "a.png", "-o", "o", "--bogus"], "unrecognized arguments: --bogus (see dsrgan upscale --help)"),
+    (["evaluate", "x", "--lr-dir", "y", "z"], "unrecognized arguments: z (see dsrgan evaluate --help)"),
+    # counts and scales are bounded: a typo must not plan a billion jobs or spawn processes before any work
+    (["degrade", "a.png", "-o", "o", "--pairs", "1e9"], "--pairs must be a whole number from 1 to 10000"),
+    (["degrade", "a.png", "-o", "o", "--scale", "1e9"], "--scale must be a whole number from 1 to 16"),
+    (["degrade", "a.png", "-o", "o", "--seed", "-1"], "from 0 to 9223372036854775807"),
+    (["prepare", "x", "-o", "y", "--workers", "100000"], "--workers must be"),
+    (["prepare", "x", "-o", "y", "--scale", "64"], "--scale must be"),
+    (["evaluate", "x", "--scale", "1000000"], "--scale must be"),
+    (["serve", "--queue", "1e12"], "--queue must be"),
     (["export", "m", "-o", "m.onnx", "--opset", "99"], "--opset must be"),
     (["export", "default", "-o", "."], "must end in .onnx"),
 ])
@@ -135,10 +144,28 @@ def test_detail_extraction_options_are_checked_by_the_same_layer(name, value):
     values = dict(alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations=4, base=2.0)
     values[name] = value
     real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    expect = real and {"alpha": value >= 0, "lam": value >= 0, "gamma": value > 0, "eps": value > 0,
-                       "iterations": value >= 1 and value == int(value), "base": value > 1}[name]
+    expect = real and {"alpha": 0 <= value <= 64, "lam": 0 <= value <= 1000, "gamma": value > 0, "eps": value > 0,
+                       "iterations": 1 <= value <= 100 and value == int(value), "base": 1 < value <= 1000}[name]
     try:
         check_options(**values)
         assert expect
     except DetailOptionError as e:
         assert not expect and name in str(e)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda a: __import__("dsrgan").extract_detail(a, alpha=1e300), "alpha must be"),  # was a NaN map
+    (lambda a: __import__("dsrgan").extract_detail(a, lam=1e10), "lam must be"),  # was a NaN map
+    (lambda a: __import__("dsrgan").extract_detail(a, iterations=10**9), "iterations must be"),  # was 20+ GB
+    (lambda a: __import__("dsrgan.detail").detail.guided_detail(a, r=10**9), "radius r must be"),  # MemoryError
+    (lambda a: __import__("dsrgan.detail").detail.guided_detail(a, eps="x"), "eps must be"),  # TypeError
+    (lambda a: __import__("dsrgan.detail").detail.wls_detail(a, lam=float("inf")), "lambda must be"),  # NaN map
+    (lambda a: __import__("dsrgan.detail").detail.wls_detail(a, alpha=1e300), "alpha must be"),  # overflow
+])
+def test_detail_options_out_of_range_are_refused_not_computed(call, words):
+    import numpy as np
+
+    from dsrgan.detail.inputs import DetailOptionError
+
+    with pytest.raises(DetailOptionError, match=words):
+        call(np.full((8, 8, 3), 0.5, np.float32))

@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in dict(
             (c[0], c) for c in COMMANDS)), None)
-        print(f"dsrgan{' ' + command if command else ''}: error: {e}", file=sys.stderr)
+        message = str(e)
+        if command:  # arguments left over are found by the top parser: point to the command's own help
+            message = message.replace("(see dsrgan --help)", f"(see dsrgan {command} --help)")
+        print(f"dsrgan{' ' + command if command else ''}: error: {message}", file=sys.stderr)
         return e.exit_code
     if not getattr(args, "command", None):
         parser.print_help()

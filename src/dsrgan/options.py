@@ -20,6 +20,11 @@ MAX_OUTSCALE = 16.0
 # Tiles smaller than this spend most of their pixels on overlap; larger ones than MAX_TILE never fit anywhere.
 MIN_TILE, MAX_TILE = 16, 4096
 MAX_THREADS = 1024
+# Scale factors of models, degradations and data stores (ESRGAN-family models exist from x1 to x8).
+MAX_SCALE = 16
+# Counts that size a run (LR versions per image, queue slots): beyond this they are typos that would plan
+# billions of jobs before any work.
+MAX_COUNT = 10_000
 # Input pixel limit of `dsrgan upscale`/`dsrgan detail` and the Python API (decompression-bomb guard and memory
 # bound): 4096 x 4096 in gives 16384 x 16384 out at x4 (about 3.2 GB as float32 RGB). `--max-pixels` raises it.
 DEFAULT_MAX_PIXELS = 4096 * 4096
@@ -39,14 +44,17 @@ def number(value, name: str, *, lo: float | None = None, hi: float | None = None
     """
     kind = "a whole number" if integer else "a number"
     if what is None:
+        def b(x):  # bounds as typed: 9223372036854775807, not 9.22337e+18
+            return str(int(x)) if integer and float(x).is_integer() else f"{x:g}"
+
         if lo is not None and hi is not None:
-            what = f"{kind} {'above' if lo_open else 'from'} {lo:g} {'and below' if hi_open else 'to'} {hi:g}"
+            what = f"{kind} {'above' if lo_open else 'from'} {b(lo)} {'and below' if hi_open else 'to'} {b(hi)}"
             if lo_open and not hi_open:
-                what = f"{kind} above {lo:g} and at most {hi:g}"
+                what = f"{kind} above {b(lo)} and at most {b(hi)}"
         elif lo is not None:
-            what = f"{kind} {'>' if lo_open else '>='} {lo:g}"
+            what = f"{kind} {'>' if lo_open else '>='} {b(lo)}"
         elif hi is not None:
-            what = f"{kind} {'<' if hi_open else '<='} {hi:g}"
+            what = f"{kind} {'<' if hi_open else '<='} {b(hi)}"
         else:
             what = kind
     bad = OptionError(f"{name} must be {what}, got {_fmt(value)}")
@@ -143,6 +151,16 @@ def threads(value, name: str = "threads") -> int | None:
 
 def positive_int(value, name: str) -> int:
     return number(value, name, integer=True, lo=1)
+
+
+def scale(value, name: str = "scale") -> int:
+    """A scale factor: 1 to MAX_SCALE."""
+    return number(value, name, integer=True, lo=1, hi=MAX_SCALE)
+
+
+def count(value, name: str) -> int:
+    """How many of something a run makes or holds: 1 to MAX_COUNT."""
+    return number(value, name, integer=True, lo=1, hi=MAX_COUNT)
 
 
 def positive_float(value, name: str) -> float:

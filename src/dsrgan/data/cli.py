@@ -13,13 +13,17 @@ def _size(value, name: str) -> int:
     return options.number(value, name, integer=True, lo=0)
 
 
+def _workers(value, name: str) -> int:
+    return options.number(value, name, integer=True, lo=0, hi=options.MAX_THREADS)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="folders of HR training images (e.g. DIV2K_train_HR)")
     parser.add_argument("-o", "--output", required=True, help="store folder to write (a data.train entry)")
     parser.add_argument("--lr", dest="lr_folders", action="append", default=[], metavar="FOLDER",
                         help="LR folder for the matching input (DIV2K X4 layout <stem>x4.png); default: make LR "
                              "with our MATLAB-compatible bicubic. Give once per input, in order")
-    parser.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+    parser.add_argument("--scale", type=arg(options.scale, "--scale", integer=True), default=4,
                         help="downscale factor (default 4)")
     parser.add_argument("--crop", type=arg(_size, "--crop", integer=True), default=480,
                         help="HR sub-image size (default 480, multiple of the scale; 0: whole images)")
@@ -27,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="HR sub-image stride (default 240)")
     parser.add_argument("--min-size", type=arg(_size, "--min-size", integer=True), default=0,
                         help="drop sub-images whose HR side is below this (default: the crop size)")
-    parser.add_argument("--workers", type=arg(_size, "--workers", integer=True), default=0,
+    parser.add_argument("--workers", type=arg(_workers, "--workers", integer=True), default=0,
                         help="decode/resize processes (default: cores - 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store at --output")
 
@@ -39,25 +43,25 @@ def run(args) -> int:
     from dsrgan.data.store import DataError, iter_folder_pairs, split_subimages, write_store
 
     scale = args.scale
-    if scale < 1:
-        raise DataError(f"--scale must be >= 1, got {scale}")
     if args.crop and (args.crop % scale or args.step % scale or args.step <= 0):
         raise DataError(f"--crop ({args.crop}) and --step ({args.step}) must be positive multiples of --scale {scale}")
     if args.lr_folders and len(args.lr_folders) != len(args.inputs):
         raise DataError(f"give --lr once per input folder ({len(args.inputs)}), got {len(args.lr_folders)}")
     out = Path(args.output)
-    for f in args.inputs:
-        p = Path(f)
-        if not p.is_dir():
-            raise DataError(f"input folder not found: {p}")
-        if out.resolve() == p.resolve() or p.resolve() in out.resolve().parents:
-            raise DataError(f"--output {out} must not be inside the input folder {p}")
-    if out.exists() and not args.overwrite:
-        raise DataError(f"{out} exists; pass --overwrite to replace it")
+    for f in [*args.inputs, *args.lr_folders]:
+        if not Path(f).is_dir():
+            raise DataError(f"input folder not found: {f}")
+    from dsrgan.utils.destinations import check_apart, check_folder
+
+    # --overwrite replaces the whole folder: never one that holds an input, and never one that is not a store
+    check_apart(out, [*args.inputs, *args.lr_folders], "--output")
     if out.exists() and not out.is_dir():
         raise DataError(f"--output {out} is a file, not a store folder")
-    from dsrgan.utils.destinations import check_folder
-
+    if out.exists() and not args.overwrite:
+        raise DataError(f"{out} exists; pass --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()) and not (out / "index.json").is_file():
+        raise DataError(f"--output {out} is a folder with other files, not a store made by dsrgan prepare; "
+                        "--overwrite replaces only stores (give a new or empty folder)")
     check_folder(out.parent, "the folder of --output")
     from dsrgan.utils.machine import usable_cores
 
@@ -86,12 +90,8 @@ def run(args) -> int:
 
     store = write_store(out, pairs(), scale=scale,
                         source={"inputs": [str(f) for f in args.inputs], "lr": args.lr_folders or "bicubic",
-                                "crop": args.crop, "step": args.step}, skipped=skipped)
-    if len(store) == 0:
-        import shutil
-
-        shutil.rmtree(out, ignore_errors=True)
-        raise DataError("no usable images: nothing that training could use was found")
+                                "crop": args.crop, "step": args.step}, skipped=skipped,
+                        inputs=" ".join(map(str, args.inputs)))
     size = sum((out / p).stat().st_size for p in ("hr.u8", "lr.u8"))
     print(f"{out}: {len(store)} sub-images from {counts['images']} images ({len(skipped)} unreadable skipped, "
           f"{counts['small']} below {min_side} px dropped), {size / 2**20:.1f} MiB")

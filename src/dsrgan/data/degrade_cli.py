@@ -29,9 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "holding just that section); --preset replaces its preset")
     p.add_argument("--seed", type=arg(_seed, "--seed", integer=True), default=0, metavar="N",
                    help="seed of the draws (default: %(default)s)")
-    p.add_argument("--pairs", type=arg(options.positive_int, "--pairs", integer=True), default=1, metavar="K",
+    p.add_argument("--pairs", type=arg(options.count, "--pairs", integer=True), default=1, metavar="K",
                    help="LR versions per HR image, named <stem>_<k>.png when K > 1 (default: %(default)s)")
-    p.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+    p.add_argument("--scale", type=arg(options.scale, "--scale", integer=True), default=4,
                    help="downscale factor (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
 
@@ -65,8 +65,8 @@ def plan(args) -> list[tuple]:
     """(input, relative path, pair number, LR path, JSON path) for every output; raises before any work."""
     from pathlib import Path
 
-    from dsrgan.errors import DsrganError, OutputExistsError, OverwriteInputError
-    from dsrgan.utils.destinations import check_destinations, check_folder
+    from dsrgan.errors import OutputExistsError, OverwriteInputError
+    from dsrgan.utils.destinations import check_destinations, check_distinct, check_folder
     from dsrgan.utils.files import require_inputs
 
     out = Path(args.output)
@@ -74,17 +74,12 @@ def plan(args) -> list[tuple]:
     if any(Path(i).is_dir() and Path(i).resolve() == out.resolve() for i in args.inputs):
         raise OverwriteInputError(f"-o {out} is an input folder; give another folder")
     items = require_inputs(args.inputs, exclude=[out])
-    jobs, seen = [], {}
+    jobs = []
     for f, rel in items:
         for k in range(args.pairs):
             stem = rel.stem if args.pairs == 1 else f"{rel.stem}_{k}"
-            lr, meta = out / rel.parent / f"{stem}.png", out / rel.parent / f"{stem}.json"
-            for o in (lr, meta):
-                if o.resolve() in seen:
-                    raise DsrganError(f"output {o} is also the output of {seen[o.resolve()]} (inputs with the same "
-                                      "name; use separate runs)")
-                seen[o.resolve()] = f
-            jobs.append((f, rel, k, lr, meta))
+            jobs.append((f, rel, k, out / rel.parent / f"{stem}.png", out / rel.parent / f"{stem}.json"))
+    check_distinct([(j[0], o) for j in jobs for o in j[3:]])
     # a half-old, half-new degraded set would mix seeds and settings silently: refuse instead of skipping
     existing = check_destinations([p for j in jobs for p in j[3:]], overwrite=args.overwrite, root=out,
                                   inputs=[f for f, _ in items])

@@ -101,8 +101,9 @@ class Pair:
 
 
 def write_store(folder: str | os.PathLike, pairs: Iterable[Pair], *, scale: int, source: dict | None = None,
-                skipped: list[str] | None = None) -> PairStore:
-    """Write pairs into a new store at `folder` (atomically: a temporary folder renamed into place)."""
+                skipped: list[str] | None = None, inputs: str = "the inputs") -> PairStore:
+    """Write pairs into a new store at `folder` (atomically: a temporary folder renamed into place). No pairs at
+    all is a DataError naming `inputs`, and a store already at `folder` stays as it was."""
     from dsrgan.utils.atomic import atomic_folder
 
     folder = Path(folder)
@@ -118,6 +119,8 @@ def write_store(folder: str | os.PathLike, pairs: Iterable[Pair], *, scale: int,
                     entry[part] = [off[part], int(arr.shape[0]), int(arr.shape[1])]
                     off[part] += arr.size
                 items.append(entry)
+        if not items:  # raised inside: an existing store at `folder` stays as it was
+            raise DataError(f"no readable images in {inputs}: nothing that training could use was found")
         meta = {"format": FORMAT, "scale": scale, "source": source or {}, "items": items, "skipped": skipped or []}
         (tmp / "index.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return PairStore(folder)
@@ -251,9 +254,7 @@ def cached_store(hr_folder: str | os.PathLike, cache_dir: str | os.PathLike, *, 
     store = write_store(target, iter_folder_pairs(hr_folder, lr_folder, scale, workers=workers, report=report,
                                                   skipped=skipped),
                         scale=scale, source={"hr": str(hr_folder), "lr": str(lr_folder) if lr_folder else "bicubic"},
-                        skipped=skipped)
-    if len(store) == 0:
-        raise DataError(f"no readable images in {hr_folder}")
+                        skipped=skipped, inputs=str(hr_folder))
     report(f"cached {len(store)} images ({len(skipped)} skipped)")
     return store
 

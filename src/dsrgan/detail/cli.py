@@ -52,9 +52,10 @@ def plan(args) -> list[tuple[Path, Path, Path | None]]:
     out_arg = Path(args.output)
     # never pick up our own outputs when OUTPUT (or --raw) lies inside an input folder
     items = require_inputs(args.inputs, exclude=[out_arg] + ([args.raw] if args.raw else []))
-    one_file = len(args.inputs) == 1 and len(items) == 1 and not Path(args.inputs[0]).is_dir()
+    one_file = len(items) == 1 and not any(Path(i).is_dir() for i in args.inputs)
     file_out = names_output_file(args.output, one_input_file=one_file, extensions=WRITE_FORMATS)
-    raw_file = one_file and args.raw is not None and Path(args.raw).suffix.lower() == ".npy"
+    raw_file = args.raw is not None and names_output_file(args.raw, one_input_file=one_file, extensions={".npy"},
+                                                          what="the --raw format")
     triples = []
     for f, rel in items:
         pic = out_arg if file_out else out_arg / rel.parent / f"{rel.stem}{args.suffix}.png"
@@ -67,9 +68,10 @@ def plan(args) -> list[tuple[Path, Path, Path | None]]:
 
 def check_outputs(args, triples) -> set[Path]:
     """All destinations checked before any work; returns those that exist already."""
-    from dsrgan.utils.destinations import check_destinations, check_folder
+    from dsrgan.utils.destinations import check_destinations, check_distinct, check_folder
 
     inputs = [src for src, _, _ in triples]
+    check_distinct([(src, out) for src, pic, raw in triples for out in (pic, raw) if out is not None])
     pics = [pic for _, pic, _ in triples]
     raws = [raw for _, _, raw in triples if raw is not None]
     out_arg = Path(args.output)
@@ -103,19 +105,12 @@ def run(args) -> int:
     prior = get_prior(args.variant)
     triples = plan(args)
     existing = check_outputs(args, triples)
-    seen: dict[Path, Path] = {}
     done = skipped = 0
     bar = tqdm(total=len(triples), unit="img", file=sys.stderr, dynamic_ncols=True, disable=len(triples) < 2)
     failures = FailureLog("dsrgan detail", bar, [])
     for src, pic, raw in triples:
         try:
             outs = [pic] + ([raw] if raw is not None else [])
-            for out in outs:
-                r = out.resolve()
-                if r in seen:
-                    raise DsrganError(f"output {out} is also the output of {seen[r]} (inputs with the same name; "
-                                      "use separate runs or --suffix)")
-                seen[r] = src
             todo = outs if args.overwrite else [o for o in outs if o not in existing]
             if not todo:
                 skipped += 1

@@ -81,17 +81,34 @@ def luma(image, y_mode: str = "bt601_full") -> np.ndarray:
     return off + k0 * img[..., 0]
 
 
+# Upper bounds of E's options: beyond them the solve overflows (NaN or inf maps: alpha 1e300, lam 1e10,
+# iterations ~500 overflow 4**iterations) or breaks down numerically (the FGS solve erratic from lam ~1e4).
+MAX_ALPHA, MAX_LAM, MAX_ITERATIONS, MAX_BASE = 64.0, 1000.0, 100, 1000.0
+# The guided filter's radius: a box wider than any image we accept only costs memory.
+MAX_RADIUS = 4096
+
+
 def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
-    """E's options (paper eqs. 1-8): alpha >= 0, lam >= 0, gamma > 0, eps > 0, iterations >= 1, base > 1; numbers
-    only, finite (the checks of dsrgan.options)."""
+    """E's options (paper eqs. 1-8): alpha in [0, 64], lam in [0, 1000], gamma > 0, eps > 0, iterations 1-100,
+    base in (1, 1000]; numbers only, finite (the checks of dsrgan.options)."""
     from dsrgan import options
 
     try:
-        options.number(alpha, "alpha", lo=0)
-        options.number(lam, "lam", lo=0)
+        options.number(alpha, "alpha", lo=0, hi=MAX_ALPHA)
+        options.number(lam, "lam", lo=0, hi=MAX_LAM)
         options.number(gamma, "gamma", lo=0, lo_open=True)
         options.number(eps, "eps", lo=0, lo_open=True, what="a number > 0 (it prevents division by zero)")
-        options.number(iterations, "iterations", integer=True, lo=1)
-        options.number(base, "base", lo=1, lo_open=True)
+        options.number(iterations, "iterations", integer=True, lo=1, hi=MAX_ITERATIONS)
+        options.number(base, "base", lo=1, lo_open=True, hi=MAX_BASE)
+    except OptionError as e:
+        raise DetailOptionError(str(e)) from None
+
+
+def check_smoother(name: str, value, **bounds):
+    """One option of the guided filter / WLS smoothers, checked by dsrgan.options; DetailOptionError otherwise."""
+    from dsrgan import options
+
+    try:
+        return options.number(value, name, **bounds)
     except OptionError as e:
         raise DetailOptionError(str(e)) from None

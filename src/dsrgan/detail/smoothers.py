@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsrgan.detail.core import system_matrix
-from dsrgan.detail.inputs import DetailOptionError, as_unit
+from dsrgan.detail.inputs import MAX_ALPHA, MAX_LAM, MAX_RADIUS, DetailOptionError, as_unit, check_smoother
 from dsrgan.imaging.color import rgb_to_luma
 
 WLS_SMALL = 1e-4  # Farbman's smallNum
@@ -39,12 +39,10 @@ def guided_filter_self(img: np.ndarray, r: int = 2, eps: float = 0.3) -> np.ndar
 
 def guided_detail(rgb, r: int = 2, eps: float = 0.3, *, dtype=np.float32) -> np.ndarray:
     """GIF detail D = I - GIF(I) per channel (signed, H x W x 3; H x W x 1 for a 2-D input)."""
-    if int(r) != r or r < 0:
-        raise DetailOptionError(f"guided filter radius r must be an integer >= 0, got {r}")
-    if not eps > 0:
-        raise DetailOptionError(f"guided filter eps must be > 0, got {eps}")
+    r = check_smoother("guided filter radius r", r, integer=True, lo=0, hi=MAX_RADIUS)
+    eps = check_smoother("guided filter eps", eps, lo=0, lo_open=True)
     img, _ = as_unit(rgb)
-    return np.asarray(img - guided_filter_self(img, int(r), eps), dtype=dtype)
+    return np.asarray(img - guided_filter_self(img, r, eps), dtype=dtype)
 
 
 def wls_weights(guide: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +82,7 @@ def wls_detail(rgb, lam: float = 1.0, alpha: float = 1.2, *, guidance: str = "pe
     """
     if guidance not in GUIDANCE:
         raise DetailOptionError(f"unknown WLS guidance {guidance!r} (use per_channel or luma)")
-    if not lam >= 0:
-        raise DetailOptionError(f"WLS lambda must be >= 0, got {lam}")
-    if not alpha > 0:
-        raise DetailOptionError(f"WLS alpha must be > 0, got {alpha}")
+    lam = check_smoother("WLS lambda", lam, lo=0, hi=MAX_LAM)
+    alpha = check_smoother("WLS alpha", alpha, lo=0, lo_open=True, hi=MAX_ALPHA)
     img, _ = as_unit(rgb)
     return np.asarray(img - wls_smooth(img, lam, alpha, guidance), dtype=dtype)

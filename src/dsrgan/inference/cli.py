@@ -82,8 +82,8 @@ def plan_outputs(args) -> list[tuple[Path, Path]]:
     if suffix is None:
         suffix = f"_x{args.outscale:g}" if args.outscale is not None else "_x4"
     inputs = all_inputs(args)
-    single_file = names_output_file(args.output, one_input_file=len(inputs) == 1 and len(items) == 1
-                                    and not Path(inputs[0]).is_dir(), extensions=WRITE_FORMATS)
+    single_file = names_output_file(args.output, one_input_file=len(items) == 1
+                                    and not any(Path(i).is_dir() for i in inputs), extensions=WRITE_FORMATS)
     pairs: list[tuple[Path, Path]] = []
     for f, rel in items:
         if single_file:
@@ -119,12 +119,13 @@ def check_options(args) -> None:
 
 def check_outputs(args, pairs: list[tuple[Path, Path]]) -> set[Path]:
     """Every destination checked before the model loads; returns the outputs that exist already."""
-    from dsrgan.utils.destinations import check_destinations, check_folder
+    from dsrgan.utils.destinations import check_destinations, check_distinct, check_folder
 
     out_arg = Path(args.output)
     single = len(pairs) == 1 and pairs[0][1] == out_arg
     if not single:
         check_folder(out_arg)
+    check_distinct(pairs)
     return check_destinations([o for _, o in pairs], overwrite=args.overwrite, root=None if single else out_arg,
                               inputs=[i for i, _ in pairs])
 
@@ -176,7 +177,6 @@ def run(args) -> int:
     print(f"{who}: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "
           f"{up.backend.name}), {len(pairs)} image(s)", file=sys.stderr)
 
-    seen: dict[Path, Path] = {}
     done = skipped = 0
     times: list[float] = []
     bar = tqdm(total=len(pairs), unit="img", file=sys.stderr, dynamic_ncols=True, disable=share.rank != 0,
@@ -189,12 +189,7 @@ def run(args) -> int:
     try:
         for src, out in pairs:
             name = src.name
-            resolved = out.resolve()
             try:
-                if resolved in seen:
-                    raise DsrganError(f"output {out} is also the output of {seen[resolved]} (inputs with the same "
-                                      "name; use separate runs or --suffix)")
-                seen[resolved] = src
                 if out in existing and not args.overwrite:
                     skipped += 1
                     bar.update(1)

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-dir", action="append", metavar="DIR",
                    help="folder of LR images for the dataset in the same position (matched by name: NAME.png, "
                         "NAMEx4.png, ...)")
-    p.add_argument("--scale", type=arg(options.positive_int, "--scale", integer=True), default=4,
+    p.add_argument("--scale", type=arg(options.scale, "--scale", integer=True), default=4,
                    help="upscaling factor, also the shave width (default: 4)")
     p.add_argument("--json", metavar="FILE", help="write all results (per image too) as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the tables and the protocol as Markdown")
@@ -70,7 +70,6 @@ def run(args) -> int:
     def warn(msg: str) -> None:
         print(f"dsrgan evaluate: warning: {msg}", file=sys.stderr)
 
-    check_reports(args)
     lr_dirs = args.lr_dir or []
     if lr_dirs and len(lr_dirs) != len(args.datasets):
         raise DsrganError(f"give --lr-dir once per dataset ({len(args.datasets)} datasets, {len(lr_dirs)} --lr-dir)")
@@ -89,6 +88,7 @@ def run(args) -> int:
     if args.limit:
         for d in datasets:
             d.samples = d.samples[: args.limit]
+    check_reports(args, inputs=[f for d in datasets for s in d.samples for f in (s.hr, s.lr) if f is not None])
 
     models = args.model or ["bicubic"]
     if len(set(models)) != len(models):
@@ -150,8 +150,9 @@ def run(args) -> int:
     return 0 if written else 1
 
 
-def check_reports(args) -> None:
-    """Where the reports go is checked before any metric is computed (a long run must not end in an error)."""
+def check_reports(args, inputs=()) -> None:
+    """Where the reports go is checked before any metric is computed (a long run must not end in an error);
+    `inputs` (the images, the model files) are never replaced, even with --overwrite."""
     from pathlib import Path
 
     from dsrgan.errors import OptionError, OutputExistsError
@@ -160,8 +161,11 @@ def check_reports(args) -> None:
     files = [f for f in (args.json, args.markdown) if f]
     if len(set(files)) < len(files):
         raise OptionError("--json and --markdown name the same file")
+    from dsrgan.weights.bundled import resolve_model
+
+    inputs = [*inputs, *(resolve_model(m) for m in args.model or [] if m != "bicubic")]
     for f in files:
-        if check_destination(f, overwrite=args.overwrite) and not args.overwrite:
+        if check_destination(f, overwrite=args.overwrite, inputs=inputs) and not args.overwrite:
             raise OutputExistsError(f"{f} exists (--overwrite replaces it)")
     if args.save_images:
         folder = Path(args.save_images)

@@ -81,21 +81,54 @@ def check_destinations(paths: Iterable[str | os.PathLike], *, overwrite: bool, r
     return existing
 
 
-def names_output_file(output: str | os.PathLike, *, one_input_file: bool, extensions: Iterable[str]) -> bool:
+def check_distinct(pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]]) -> None:
+    """OutputError when two different inputs would write the same output (`a.png` and `a.jpg` into one folder):
+    found before any work, not when the second one is reached."""
+    first: dict[Path, tuple[Path, Path]] = {}
+    for src, out in pairs:
+        key = Path(out).resolve()
+        if key in first and first[key][0].resolve() != Path(src).resolve():
+            raise OutputError(f"output {out} would be written for both {first[key][0]} and {src} (inputs with the "
+                              "same name; run them separately or into different output folders)")
+        first.setdefault(key, (Path(src), Path(out)))
+    for key, (_, out) in first.items():  # one output file where another needs a folder
+        for parent in key.parents:
+            if parent in first:
+                raise OutputError(f"output {first[parent][1]} is a file name, and also the folder of output {out}")
+
+
+def check_apart(folder: str | os.PathLike, inputs: Iterable[str | os.PathLike], what: str = "output folder") -> None:
+    """OverwriteInputError when `folder`, which a command replaces as a whole, is an input, holds one or lies
+    inside one."""
+    f = Path(folder).resolve()
+    for i in inputs:
+        r = Path(i).resolve()
+        if r == f or is_under(r, f) or is_under(f, r):
+            where = "holds" if r != f and is_under(r, f) else "is" if r == f else "lies inside"
+            raise OverwriteInputError(f"{what} {folder} {where} the input {i}; give a folder apart from the inputs")
+
+
+def names_output_file(output: str | os.PathLike, *, one_input_file: bool, extensions: Iterable[str],
+                      what: str = "an image format we write") -> bool:
     """Whether a command's OUTPUT names the output file (one input file, an image extension) and not a folder.
 
     With one input file, an OUTPUT that looks like a file name with another extension (`out.pgn`, `a.xyz`) is
-    refused instead of becoming a folder of that name; a folder is still meant when it exists or ends with a
-    separator.
+    refused instead of becoming a folder of that name, and so is a file name in `extensions` with several inputs;
+    a folder is still meant when it exists or ends with a separator.
     """
     raw = os.fspath(output)
     path = Path(raw)
-    if not one_input_file or raw.endswith(("/", os.sep)) or path.is_dir():
+    if raw.endswith(("/", os.sep)) or path.is_dir():
         return False
     suffix = path.suffix.lower()
     if suffix in extensions:
+        if not one_input_file:  # `*.jpg -o big.png` would make a folder called big.png
+            raise OutputError(f"output {raw} names a file, but the inputs are several images or a folder: give "
+                              "a folder (end it with '/' for a folder of that name)")
         return True
+    if not one_input_file:
+        return False
     if re.fullmatch(r"\.[a-z][a-z0-9]{0,4}", suffix) and not path.exists():
-        raise OutputError(f"output {raw}: {suffix!r} is not an image format we write (use one of "
+        raise OutputError(f"output {raw}: {suffix!r} is not {what} (use one of "
                           f"{', '.join(sorted(extensions))}; for a folder of that name, end it with '/')")
     return False

@@ -44,7 +44,10 @@ def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLi
         if Path(raw).is_dir():
             found = [(f, r) for f, r in found if not any(is_under(f.resolve(), root) for root in roots)]
         items.extend(found)
-    return items, missing
+    # a file named twice (`a.png a.png`, `./a.png a.png`) is done once
+    seen: set[tuple[Path, Path]] = set()
+    unique = [(f, r) for f, r in items if not ((f.resolve(), r) in seen or seen.add((f.resolve(), r)))]
+    return unique, missing
 
 
 def require_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLike] = (),

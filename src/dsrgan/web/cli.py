@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="upload size limit (default 20)")
     parser.add_argument("--max-pixels", type=arg(options.max_pixels, "--max-pixels", integer=True), default=2_000_000,
                         help="input pixel limit, width x height (default 2000000; the output has 16x as many)")
-    parser.add_argument("--queue", type=arg(options.positive_int, "--queue", integer=True), default=8,
+    parser.add_argument("--queue", type=arg(options.count, "--queue", integer=True), default=8,
                         help="requests that may wait behind the running one before the server answers "
                              "'busy, try again' (default 8)")
 
