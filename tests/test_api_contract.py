@@ -124,3 +124,92 @@ def test_loader_and_call_options_of_the_wrong_type(up, tiny_model_file, tmp_path
     with pytest.raises(OptionError, match="overwrite must be True or False"):
         up.upscale(src, output=tmp_path / "b.png", overwrite="no")
     assert not (tmp_path / "b.png").exists()
+
+
+def test_every_option_is_checked_whatever_the_image(up):
+    # quality / overwrite matter only when writing, but a wrong one is a mistake for an array too
+    img = np.zeros((5, 6, 3), np.uint8)
+    with pytest.raises(OptionError, match="quality"):
+        up.upscale(img, quality=0)
+    with pytest.raises(OptionError, match="overwrite"):
+        up.upscale(img, overwrite="no")  # a string is not False
+    # an already loaded Upscaler cannot honour device/dtype/backend: refused, not ignored
+    for kw in (dict(device="cuda"), dict(dtype="fp16"), dict(backend="openvino")):
+        with pytest.raises(OptionError, match="already loaded"):
+            dsrgan.upscale(img, up, **kw)
+    assert dsrgan.upscale(img, up).shape == (20, 24, 3)
+
+
+@pytest.mark.parametrize("thing", [5, None, b"a.png", 1.5])
+def test_paths_of_the_wrong_type_are_option_errors(up, thing, tmp_path):
+    from dsrgan.imaging import read_image, write_image
+
+    with pytest.raises(OptionError, match="path"):
+        up.upscale_file(thing)
+    with pytest.raises(OptionError, match="output"):
+        up.upscale_file(tmp_path / "a.png", thing if thing is not None else 5)
+    with pytest.raises(OptionError, match="path"):
+        read_image(thing)
+    with pytest.raises(OptionError, match="path"):
+        write_image(thing, np.zeros((2, 2, 3), np.float32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pil_modes_that_failed_to_convert():
+    from dsrgan.inference.convert import from_pil
+
+    la = Image.fromarray(np.full((3, 4, 2), 200, np.uint8), "LA").convert("La")  # raised a bare ValueError
+    planes, mode = from_pil(la)
+    assert mode == "LA" and planes.alpha is not None and planes.rgb.shape == (3, 4, 3)
+
+
+def test_upscaler_pad_is_bounded(tiny_model_file):
+    from dsrgan.inference.upscaler import Upscaler
+    from dsrgan.weights import load_model_file
+
+    with pytest.raises(OptionError, match="pad"):  # was a 14.6 TiB MemoryError at the first image
+        Upscaler(load_model_file(tiny_model_file), pad=10**6)
+
+
+@pytest.mark.parametrize("data, words", [
+    (np.full((4, 4, 3), 200.0), "must be in \\[0, 1\\]"),  # 0..255 floats: was a white picture
+    (np.full((4, 4, 3), np.nan), "NaN"),  # was a black picture
+    (np.zeros((4, 4, 3), np.int64), "uint8 or uint16"),
+    (np.zeros((4, 4, 3), bool), "uint8 or uint16"),
+    (np.zeros((4, 4, 4), np.uint8), "H x W x 3"),
+])
+def test_write_image_keeps_the_float_contract(data, words, tmp_path):
+    from dsrgan.imaging import write_image
+
+    with pytest.raises(ImageError, match=words):
+        write_image(tmp_path / "x.png", data)
+    with pytest.raises(OptionError, match="overwrite"):
+        write_image(tmp_path / "y.png", np.zeros((2, 2, 3), np.uint8), overwrite="no")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resize_and_colour_helpers_raise_our_errors():
+    from dsrgan.errors import ImageTypeError
+    from dsrgan.imaging import imresize, rgb_to_y_matlab, to_uint8
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    for kw in (dict(), dict(scale=0), dict(scale=float("nan")), dict(scale="2"), dict(output_shape=(0, 5))):
+        with pytest.raises(OptionError):  # also a ValueError, as before
+            imresize(img, **kw)
+    for call in (lambda: imresize(img > 0, 2), lambda: to_uint8(img.astype(np.int64)),
+                 lambda: rgb_to_y_matlab(img.astype(np.float32))):
+        with pytest.raises(ImageTypeError):  # a DsrganError and a TypeError
+            call()
+
+
+def test_detail_api_flags_types_and_paths():
+    from dsrgan.detail import DetailOptionError
+    from dsrgan.errors import ImageTypeError
+
+    img = np.full((6, 6, 3), 128, np.uint8)
+    with pytest.raises(DetailOptionError, match="return_log"):
+        dsrgan.extract_detail(img, return_log="no")  # was taken as True
+    with pytest.raises(DetailOptionError, match="dtype"):
+        dsrgan.extract_detail(img, dtype=np.int32)
+    with pytest.raises(ImageTypeError, match="read_image"):
+        dsrgan.extract_detail("photo.png")  # was "needs an H x W image, got shape ()"

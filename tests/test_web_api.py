@@ -311,6 +311,8 @@ def test_pixel_limit(start, photo):
     ({"tile": "8"}, ["tile", "16"]),
     ({"tile": "abc"}, ["tile"]),
     ({"model": "/etc/passwd"}, ["unknown model", "default"]),
+    ({"strenght": "0.5"}, ["unknown parameter 'strenght'", "strength"]),  # a typo was ignored: strength 1
+    ({"strength": "0.5", "tiles": "64"}, ["unknown parameter 'tiles'"]),
 ])
 def test_bad_options_are_rejected_before_anything_runs(start, photo, params, words):
     loaded = []

@@ -36,6 +36,10 @@ class ImageTooLargeError(ImageError):
     """The pixel count exceeds the configured limit (decompression-bomb guard)."""
 
 
+class ImageTypeError(ImageError, TypeError):
+    """An array or tensor of a kind the function does not take (a dtype, a Python object that is no image)."""
+
+
 class InputNotFoundError(DsrganError, FileNotFoundError):
     """A named input file or folder does not exist, or a folder holds no images."""
 

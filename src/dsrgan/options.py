@@ -196,6 +196,16 @@ def suffix(value, name: str = "suffix") -> str:
     return value
 
 
+def path(value, name: str = "path"):
+    """A file-system path (text or os.PathLike) as a pathlib.Path; OptionError for anything else (a number, None,
+    an open file, bytes)."""
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes) or os.fspath(value) in ("", b""):
+        raise OptionError(f"{name} must be a file path (str or pathlib.Path), got {_fmt(value) if isinstance(value, str) else type(value).__name__}")
+    return Path(value)
+
+
 def choice(value, name: str, allowed) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise OptionError(f"{name} must be one of {', '.join(map(str, allowed))}, got {_fmt(value)}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from dsrgan.detail import core
-from dsrgan.detail.inputs import DetailOptionError, check_options, luma
+from dsrgan.detail.inputs import DetailOptionError, check_options, detail_option, luma
+from dsrgan.options import flag
 
 METHODS = ("fgs", "exact")
 BACKENDS = ("auto", "numpy", "numba")
@@ -63,6 +64,13 @@ def extract_detail(image, *, alpha=4.0, lam=1.0, gamma=0.75, eps=2.0, iterations
     dtype: of the result (float32 by default; float64 with backend="numpy" keeps the reference precision).
     """
     check_options(alpha, lam, gamma, eps, iterations, base)
+    return_log = detail_option(flag, return_log, "return_log")  # 'no' would count as true
+    try:
+        float_type = np.dtype(dtype).kind == "f"
+    except TypeError:
+        float_type = False
+    if not float_type:
+        raise DetailOptionError(f"dtype must be a float type such as numpy.float32, got {dtype!r}")
     if use_numba(method, backend):
         from dsrgan.detail import fast
 

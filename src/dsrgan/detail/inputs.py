@@ -6,10 +6,12 @@ Every path of every prior (numpy reference, numba, the smoothers of GIF / MSDM) 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from dsrgan.errors import ImageError, OptionError
-from dsrgan.imaging.color import BT601_LUMA, BT601_STUDIO_OFFSET, BT601_STUDIO_Y
+from dsrgan.errors import ImageError, ImageTypeError, OptionError
+from dsrgan.imaging.color import BT601_LUMA, BT601_STUDIO_OFFSET, BT601_STUDIO_Y, check_unit_range
 
 Y_MODES = ("bt601_full", "bt601_studio")
 
@@ -20,6 +22,9 @@ class DetailOptionError(OptionError):
 
 def check_image(image) -> tuple[np.ndarray, float]:
     """Validate an image; -> (array as given: H x W or H x W x C, factor that maps its values to [0, 255])."""
+    if isinstance(image, (str, bytes, os.PathLike)):
+        raise ImageTypeError(f"detail extraction takes an image array, got the path {image!r} (read it with "
+                             "dsrgan.imaging.read_image first)")
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
         hint = " (drop the alpha channel first)" if img.ndim == 3 and img.shape[2] == 4 else ""
@@ -34,14 +39,7 @@ def check_image(image) -> tuple[np.ndarray, float]:
         raise ImageError(f"detail extraction needs a uint8, uint16 or float image, got dtype {img.dtype}")
     if img.dtype not in (np.float32, np.float64):
         img = img.astype(np.float32)
-    lo, hi = float(img.min()), float(img.max())  # min propagates NaN
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ImageError("detail extraction got an image with NaN or infinite values")
-    # floats are [0, 1] by the project convention; small overshoots (bicubic ringing) are fine
-    if lo < -0.5 or hi > 1.5:
-        raise ImageError(
-            f"float images must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide 0..255 data by 255)"
-        )
+    check_unit_range(float(img.min()), float(img.max()), "detail extraction image")  # min propagates NaN
     return img, 255.0
 
 
@@ -91,24 +89,19 @@ MAX_RADIUS = 4096
 def check_options(alpha, lam, gamma, eps, iterations, base) -> None:
     """E's options (paper eqs. 1-8): alpha in [0, 64], lam in [0, 1000], gamma > 0, eps > 0, iterations 1-100,
     base in (1, 1000]; numbers only, finite (the checks of dsrgan.options)."""
-    from dsrgan import options
+    from dsrgan.options import number
 
+    detail_option(number, alpha, "alpha", lo=0, hi=MAX_ALPHA)
+    detail_option(number, lam, "lam", lo=0, hi=MAX_LAM)
+    detail_option(number, gamma, "gamma", lo=0, lo_open=True)
+    detail_option(number, eps, "eps", lo=0, lo_open=True, what="a number > 0 (it prevents division by zero)")
+    detail_option(number, iterations, "iterations", integer=True, lo=1, hi=MAX_ITERATIONS)
+    detail_option(number, base, "base", lo=1, lo_open=True, hi=MAX_BASE)
+
+
+def detail_option(check, value, name: str, **bounds):
+    """`check(value, name, **bounds)`, a checker of dsrgan.options, raising DetailOptionError instead."""
     try:
-        options.number(alpha, "alpha", lo=0, hi=MAX_ALPHA)
-        options.number(lam, "lam", lo=0, hi=MAX_LAM)
-        options.number(gamma, "gamma", lo=0, lo_open=True)
-        options.number(eps, "eps", lo=0, lo_open=True, what="a number > 0 (it prevents division by zero)")
-        options.number(iterations, "iterations", integer=True, lo=1, hi=MAX_ITERATIONS)
-        options.number(base, "base", lo=1, lo_open=True, hi=MAX_BASE)
-    except OptionError as e:
-        raise DetailOptionError(str(e)) from None
-
-
-def check_smoother(name: str, value, **bounds):
-    """One option of the guided filter / WLS smoothers, checked by dsrgan.options; DetailOptionError otherwise."""
-    from dsrgan import options
-
-    try:
-        return options.number(value, name, **bounds)
+        return check(value, name, **bounds)
     except OptionError as e:
         raise DetailOptionError(str(e)) from None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from dsrgan.detail.core import system_matrix
-from dsrgan.detail.inputs import MAX_ALPHA, MAX_LAM, MAX_RADIUS, DetailOptionError, as_unit, check_smoother
+from dsrgan.detail.inputs import MAX_ALPHA, MAX_LAM, MAX_RADIUS, DetailOptionError, as_unit, detail_option
+from dsrgan.options import number
 from dsrgan.imaging.color import rgb_to_luma
 
 WLS_SMALL = 1e-4  # Farbman's smallNum
@@ -39,8 +40,8 @@ def guided_filter_self(img: np.ndarray, r: int = 2, eps: float = 0.3) -> np.ndar
 
 def guided_detail(rgb, r: int = 2, eps: float = 0.3, *, dtype=np.float32) -> np.ndarray:
     """GIF detail D = I - GIF(I) per channel (signed, H x W x 3; H x W x 1 for a 2-D input)."""
-    r = check_smoother("guided filter radius r", r, integer=True, lo=0, hi=MAX_RADIUS)
-    eps = check_smoother("guided filter eps", eps, lo=0, lo_open=True)
+    r = detail_option(number, r, "guided filter radius r", integer=True, lo=0, hi=MAX_RADIUS)
+    eps = detail_option(number, eps, "guided filter eps", lo=0, lo_open=True)
     img, _ = as_unit(rgb)
     return np.asarray(img - guided_filter_self(img, r, eps), dtype=dtype)
 
@@ -82,7 +83,7 @@ def wls_detail(rgb, lam: float = 1.0, alpha: float = 1.2, *, guidance: str = "pe
     """
     if guidance not in GUIDANCE:
         raise DetailOptionError(f"unknown WLS guidance {guidance!r} (use per_channel or luma)")
-    lam = check_smoother("WLS lambda", lam, lo=0, hi=MAX_LAM)
-    alpha = check_smoother("WLS alpha", alpha, lo=0, lo_open=True, hi=MAX_ALPHA)
+    lam = detail_option(number, lam, "WLS lambda", lo=0, hi=MAX_LAM)
+    alpha = detail_option(number, alpha, "WLS alpha", lo=0, lo_open=True, hi=MAX_ALPHA)
     img, _ = as_unit(rgb)
     return np.asarray(img - wls_smooth(img, lam, alpha, guidance), dtype=dtype)

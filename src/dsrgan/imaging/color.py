@@ -9,6 +9,22 @@ BT601_STUDIO_Y = (65.481, 128.553, 24.966)
 BT601_STUDIO_OFFSET = 16.0
 # BT.601 full-range luma (JPEG, OpenCV RGB2YCrCb, PIL's RGB -> L).
 BT601_LUMA = (0.299, 0.587, 0.114)
+# Float images are [0, 1]. Results of a resize or a network overshoot it a little (bicubic ringing) and are
+# saturated; data of another scale (0..255 floats, PIL mode 'F') or NaN/inf would become a white or black
+# picture, so it is refused, never guessed.
+OVERSHOOT = 0.5
+
+
+def check_unit_range(lo: float, hi: float, what: str = "image", slack: float = OVERSHOOT) -> None:
+    """ImageError unless the min `lo` and max `hi` of a float image are finite and within [0, 1] +- `slack`.
+    The one check of the float contract: numpy images, torch tensors, files written, arrays upscaled."""
+    from dsrgan.errors import ImageError
+
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ImageError(f"{what} contains NaN or infinite values")
+    if lo < -slack or hi > 1.0 + slack:
+        raise ImageError(f"float {what} values must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide "
+                         "0..255 data by 255, or pass uint8 / uint16 arrays)")
 
 
 def quantize(x: np.ndarray, bit_depth: int = 8) -> np.ndarray:
@@ -25,7 +41,9 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint8:
         return x.copy()
     if x.dtype.kind not in "f":
-        raise TypeError(f"to_uint8 expects a float image in [0, 1], got {x.dtype}")
+        from dsrgan.errors import ImageTypeError
+
+        raise ImageTypeError(f"to_uint8 expects a float image in [0, 1], got {x.dtype}")
     return quantize(x, 8)
 
 
@@ -36,12 +54,14 @@ def rgb_to_y_matlab(rgb_uint8: np.ndarray) -> np.ndarray:
     rounded half away from zero.
     A 2-D (grayscale) array is treated as R = G = B."""
     rgb = np.asarray(rgb_uint8)
+    from dsrgan.errors import ImageError, ImageTypeError
+
     if rgb.dtype != np.uint8:
-        raise TypeError(f"rgb_to_y_matlab expects uint8 RGB, got {rgb.dtype}; use to_uint8 first")
+        raise ImageTypeError(f"rgb_to_y_matlab expects uint8 RGB, got {rgb.dtype}; use to_uint8 first")
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb_to_y_matlab expects H x W x 3, got shape {rgb.shape}")
+        raise ImageError(f"rgb_to_y_matlab expects H x W x 3, got shape {rgb.shape}")
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
     # MATLAB scales the matrix as T = (1/255) * origT (not origT / 255): the last bit matters at .5 ties
     t = [(1 / 255) * c for c in BT601_STUDIO_Y]
@@ -58,7 +78,9 @@ def rgb_to_luma(rgb255: np.ndarray) -> np.ndarray:
     if rgb.ndim == 2:
         return rgb.astype(np.float64)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb_to_luma expects H x W x 3, got shape {rgb.shape}")
+        from dsrgan.errors import ImageError
+
+        raise ImageError(f"rgb_to_luma expects H x W x 3, got shape {rgb.shape}")
     rgb = rgb.astype(np.float64, copy=False)
     k = BT601_LUMA
     return k[0] * rgb[..., 0] + k[1] * rgb[..., 1] + k[2] * rgb[..., 2]

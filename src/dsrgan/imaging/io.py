@@ -30,11 +30,12 @@ from dsrgan.errors import (
     OutputError,
     OutputExistsError,
     OverwriteInputError,
+    ImageTypeError,
     TruncatedImageError,
     UnsupportedModeError,
 )
 from dsrgan.imaging import deep
-from dsrgan.imaging.color import quantize, rgb_to_luma
+from dsrgan.imaging.color import check_unit_range, quantize, rgb_to_luma
 from dsrgan.imaging.formats import WRITE_FORMATS
 from dsrgan.options import check_pixels
 from dsrgan.utils.atomic import atomic_path
@@ -78,7 +79,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
 
     Raises EmptyFileError, TruncatedImageError, NotAnImageError, UnsupportedModeError, ImageTooLargeError (all
     dsrgan.errors.ImageError) with a one-line message naming the file."""
-    path = Path(path)
+    path = options.path(path)
+    max_pixels = options.max_pixels(max_pixels)
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image file")
     try:
@@ -296,10 +298,10 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, alpha: np.ndarray |
     `grayscale=True` stores one channel (BT.601 luma of RGB input). Values are clipped to [0, 1] and rounded
     half away from zero. The file appears complete or not at all; `path` must not be one of `inputs`.
     Returns the path written."""
-    path = Path(path)
+    path = options.path(path)
     fmt = output_format(path)
     _check_not_input(path, inputs)
-    if not overwrite and path.exists():
+    if not options.flag(overwrite, "overwrite") and path.exists():
         raise OutputExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
     if bit_depth not in (8, 16) or isinstance(bit_depth, bool):
         raise OptionError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
@@ -314,7 +316,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, alpha: np.ndarray |
         if a.ndim == 3 and a.shape[2] == 1:
             a = a[..., 0]
         if a.shape != pixels.shape[:2]:
-            raise ValueError(f"alpha shape {a.shape} does not match the image {pixels.shape[:2]}")
+            raise ImageError(f"alpha shape {a.shape} does not match the image {pixels.shape[:2]}")
         a = _quantise(a, bit_depth)
         pixels = np.concatenate([pixels if pixels.ndim == 3 else pixels[..., None], a[..., None]], axis=2)
     if fmt == "WEBP" and (pixels.ndim == 2 or pixels.shape[2] == 2):  # WebP has no gray: replicate
@@ -351,19 +353,23 @@ def _quantise(x: np.ndarray, bit_depth: int) -> np.ndarray:
             return x
         return np.floor(x.astype(np.float64) / 257 + 0.5).astype(np.uint8)
     if x.dtype.kind != "f":
-        raise TypeError(f"image data must be float in [0, 1], uint8 or uint16, got {x.dtype}")
+        raise ImageTypeError(f"image data must be float in [0, 1], uint8 or uint16, got {x.dtype}")
+    if x.size:
+        check_unit_range(float(np.min(x)), float(np.max(x)))  # NaN, or 0..255 floats: not a black or white file
     return quantize(x, bit_depth)
 
 
 def _prepare(rgb: np.ndarray, grayscale: bool, bit_depth: int) -> np.ndarray:
     rgb = np.asarray(rgb)
+    if rgb.dtype not in (np.uint8, np.uint16) and rgb.dtype.kind != "f":
+        raise ImageTypeError(f"image data must be float in [0, 1], uint8 or uint16, got {rgb.dtype}")
     if rgb.ndim == 3 and rgb.shape[2] == 1:
         rgb = rgb[..., 0]
     if rgb.ndim == 2:
         q = _quantise(rgb, bit_depth)
         return q if grayscale else np.repeat(q[..., None], 3, axis=2)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an H x W x 3 RGB or H x W gray image, got shape {rgb.shape}")
+        raise ImageError(f"expected an H x W x 3 RGB or H x W gray image, got shape {rgb.shape}")
     if grayscale:
         f = rgb.astype(np.float64)
         if rgb.dtype.kind == "u":

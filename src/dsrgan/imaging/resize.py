@@ -29,6 +29,9 @@ import math
 import numba
 import numpy as np
 
+from dsrgan import options
+from dsrgan.errors import ImageError, ImageTypeError, OptionError
+
 KERNEL_WIDTH = 4.0  # support of the Keys cubic, in input pixels, before antialias stretching
 
 
@@ -80,19 +83,21 @@ def resize_plan(in_shape: tuple[int, int], scale=None, output_shape=None):
     `scale` is a number or a (rows, cols) pair; `output_shape` is (rows, cols) where one entry may be None (then
     it follows the other's scale, as MATLAB's [rows NaN])."""
     if (scale is None) == (output_shape is None):
-        raise ValueError("give exactly one of scale and output_shape")
+        raise OptionError("give exactly one of scale and output_shape")
     h, w = int(in_shape[0]), int(in_shape[1])
     if h < 1 or w < 1:
-        raise ValueError(f"cannot resize an empty image of shape {in_shape}")
+        raise ImageError(f"cannot resize an empty image of shape {in_shape}")
     if scale is not None:
-        sh, sw = (scale, scale) if np.isscalar(scale) else tuple(scale)
-        sh, sw = float(sh), float(sw)
-        if not (sh > 0 and sw > 0 and math.isfinite(sh) and math.isfinite(sw)):
-            raise ValueError(f"scale must be positive and finite, got {scale}")
+        pair = (scale, scale) if np.isscalar(scale) else tuple(scale)
+        if len(pair) != 2:
+            raise OptionError(f"scale must be a number or a (rows, cols) pair, got {scale!r}")
+        sh, sw = (options.number(s, "scale", lo=0.0, lo_open=True) for s in pair)
         return (int(math.ceil(sh * h)), int(math.ceil(sw * w))), (sh, sw)
-    oh, ow = output_shape
+    if len(output_shape) != 2:
+        raise OptionError(f"output_shape must be (rows, cols), got {output_shape!r}")
+    oh, ow = (None if v is None else options.number(v, "output_shape", integer=True, lo=1) for v in output_shape)
     if oh is None and ow is None:
-        raise ValueError("output_shape needs at least one of rows, cols")
+        raise OptionError("output_shape needs at least one of rows, cols")
     if oh is None:
         s = ow / w
         oh = int(math.ceil(s * h))
@@ -105,7 +110,7 @@ def resize_plan(in_shape: tuple[int, int], scale=None, output_shape=None):
         sh, sw = oh / h, ow / w
     oh, ow = int(oh), int(ow)
     if oh < 1 or ow < 1:
-        raise ValueError(f"output_shape must be positive, got {output_shape}")
+        raise OptionError(f"output_shape must be positive, got {output_shape}")
     return (oh, ow), (float(sh), float(sw))
 
 
@@ -171,13 +176,13 @@ def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool 
     """
     img = np.asarray(img)
     if img.ndim < 2:
-        raise ValueError(f"imresize needs an H x W (x C) array, got shape {img.shape}")
+        raise ImageError(f"imresize needs an H x W (x C) array, got shape {img.shape}")
     if img.dtype == np.uint8 or img.dtype == np.uint16:
         work = np.float64
     elif img.dtype == np.float32 or img.dtype == np.float64:
         work = img.dtype.type
     else:
-        raise TypeError(f"imresize supports uint8, uint16, float32 and float64, got {img.dtype}")
+        raise ImageTypeError(f"imresize supports uint8, uint16, float32 and float64, got {img.dtype}")
     out_shape, scales = resize_plan(img.shape[:2], scale, output_shape)
     x = img
     for dim in dimension_order(scales):

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 import torch
 
+from dsrgan.errors import ImageError, ImageTypeError
 from dsrgan.imaging.resize import contributions, dimension_order, resize_plan
 
 
@@ -57,9 +58,9 @@ def imresize_torch(x: torch.Tensor, scale=None, *, output_shape=None, antialias:
     Works on any device and floating dtype (computed in the input dtype; float16/bfloat16 are computed in
     float32 and cast back). Differentiable with respect to `x`."""
     if not torch.is_tensor(x) or not x.is_floating_point():
-        raise TypeError("imresize_torch expects a floating-point tensor")
+        raise ImageTypeError("imresize_torch expects a floating-point tensor")
     if x.dim() < 2:
-        raise ValueError(f"imresize_torch needs a tensor with H x W as its last two dims, got {tuple(x.shape)}")
+        raise ImageError(f"imresize_torch needs a tensor with H x W as its last two dims, got {tuple(x.shape)}")
     out_shape, scales = resize_plan(tuple(x.shape[-2:]), scale, output_shape)
     work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     y = x.to(work)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from dsrgan.errors import OptionError
 from dsrgan.inference.upscaler import DEFAULT_OVERLAP, Upscaler, default_overlap
 
 __all__ = ["Upscaler", "load_model", "upscale", "DEFAULT_OVERLAP", "default_overlap"]
@@ -27,14 +28,24 @@ def load_model(name_or_path: str | os.PathLike = "default", *, device: str = "au
                     memory_budget=memory_budget, backend=backend)
 
 
-def upscale(image, model: str | os.PathLike | Upscaler = "default", *, device: str = "auto", dtype: str = "auto",
-            backend: str = "auto", tile: int | None = None, tile_overlap: int | None = None,
-            detail_strength: float = 1.0, outscale: float | None = None, output: str | os.PathLike | None = None):
+def upscale(image, model: str | os.PathLike | Upscaler = "default", *, device: str | None = None,
+            dtype: str | None = None, backend: str | None = None, tile: int | None = None,
+            tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
+            output: str | os.PathLike | None = None):
     """Upscale one image (path, PIL image, or RGB numpy array) and return the same kind.
 
     For a path the result is written to `output` (default `<name>_x4.png` beside it) and its path returned.
-    To upscale many images, call `load_model` once and use its `upscale` method.
+    To upscale many images, call `load_model` once and use its `upscale` method. device, dtype, backend: as
+    for load_model ("auto" when None); an Upscaler given as `model` was loaded with its own, so they are refused
+    with one rather than ignored.
     """
-    up = model if isinstance(model, Upscaler) else load_model(model, device=device, dtype=dtype, backend=backend)
+    if isinstance(model, Upscaler):
+        given = [k for k, v in (("device", device), ("dtype", dtype), ("backend", backend)) if v is not None]
+        if given:
+            raise OptionError(f"{', '.join(given)} cannot change an Upscaler that is already loaded; pass them to "
+                              "load_model, or give a model name or file here")
+        up = model
+    else:
+        up = load_model(model, device=device or "auto", dtype=dtype or "auto", backend=backend or "auto")
     return up.upscale(image, output=output, tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength,
                       outscale=outscale)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsrgan.errors import ImageError, UnsupportedModeError
-from dsrgan.imaging.color import BT601_LUMA
+from dsrgan.imaging.color import BT601_LUMA, check_unit_range
 from dsrgan.imaging.color import quantize as quantize_plane
 
-# Float images are [0, 1]; computations in that range may overshoot it by rounding. Anything further out is data
-# of another scale (0..255 floats, PIL's mode 'F'), which clipping would turn white: refused, not guessed.
+# Float images handed to `upscale` are [0, 1] up to rounding (1/512): nothing has resized them yet, so anything
+# further out is data of another scale (see imaging.color.check_unit_range).
 FLOAT_TOLERANCE = 1.0 / 512
 
 # BT.601 luma, the weights PIL uses for RGB -> L, so gray in -> gray out round-trips like an image editor would.
@@ -34,12 +34,8 @@ def unit_float(x: np.ndarray, what: str = "image") -> np.ndarray:
     """float32 copy of a float array in [0, 1] (clipped within FLOAT_TOLERANCE); ImageError for NaN, inf, or
     values further outside."""
     x = np.asarray(x)
-    lo, hi = float(np.min(x)), float(np.max(x))  # min/max propagate NaN; before a cast could overflow
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise ImageError(f"{what} contains NaN or infinite values")
-    if lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE:
-        raise ImageError(f"float {what} values must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (divide "
-                         "0..255 data by 255, or pass uint8 / uint16 arrays)")
+    # min/max propagate NaN; before a cast could overflow
+    check_unit_range(float(np.min(x)), float(np.max(x)), what, FLOAT_TOLERANCE)
     return np.clip(x.astype(np.float32, copy=False), 0.0, 1.0)
 
 
@@ -123,6 +119,8 @@ def from_pil(img) -> tuple[Planes, str]:
         mode = img.mode
     if mode == "1":
         img, mode = img.convert("L"), "L"
+    if mode == "La":  # gray with premultiplied alpha: PIL converts it to LA only
+        img, mode = img.convert("LA"), "LA"
     if mode in ("L", "LA", "RGB", "RGBA"):
         return from_numpy(np.asarray(img)), mode
     if mode.startswith("I;16"):
@@ -138,8 +136,8 @@ def from_pil(img) -> tuple[Planes, str]:
             return from_numpy(np.asarray(img, dtype=np.float32)), mode
         except ImageError as e:
             raise ImageError(f"PIL mode 'F' image: {e}") from None
-    if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La"):
-        conv = "RGBA" if mode in ("RGBa", "La") else "RGB"
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
+        conv = "RGBA" if mode == "RGBa" else "RGB"
         return from_numpy(np.asarray(img.convert(conv))), conv
     raise UnsupportedModeError(f"PIL image mode {mode!r} is not supported")
 

@@ -358,6 +358,8 @@ class Pipeline:
         """
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
                       progress=progress, max_pixels=max_pixels)
+        # checked for every kind of image, not only for paths that use them: a typo must not pass silently
+        quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
         is_path = isinstance(image, (str, os.PathLike))
         if output is not None and not is_path:
             raise OptionError("output= is for path inputs; a PIL image or array is returned, not written")
@@ -386,10 +388,10 @@ class Pipeline:
         from dsrgan.imaging.io import output_format
         from dsrgan.utils.destinations import check_destination
 
-        path = Path(path)
+        path = options.path(path, "path")
         quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
-        if output is not None and not isinstance(output, (str, os.PathLike)):
-            raise OptionError(f"output must be a path, got {type(output).__name__}")
+        if output is not None:
+            output = options.path(output, "output")
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
                       progress=progress, max_pixels=max_pixels)
         if output is None:

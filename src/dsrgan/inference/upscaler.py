@@ -49,7 +49,8 @@ class Upscaler(Pipeline):
         elif spec is not None:
             raise TypeError("a LoadedModel carries its spec; do not pass one")
         if pad is not None:
-            model = model.with_pad(options.number(pad, "pad", lo=0, integer=True))
+            # the mirrored context costs (H + 2 pad) x (W + 2 pad) pixels: a huge one is a typo, not a request
+            model = model.with_pad(options.number(pad, "pad", lo=0, hi=options.MAX_TILE, integer=True))
         self.model = model
         self.spec = model.spec
         self.name = name or model.name

@@ -60,6 +60,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
+JOB_PARAMS = ("model", "strength", "tile", "filename")  # the query of POST /api/jobs
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 WORKDIR_PREFIX = "dsrgan-serve-"
 _WORKDIR = re.compile(r"^dsrgan-serve-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[a-z0-9_]+$")
@@ -257,6 +258,10 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
     @app.post("/api/jobs", status_code=202)
     async def submit(request: Request):
         q = request.query_params
+        unknown = sorted(set(q.keys()) - set(JOB_PARAMS))
+        if unknown:  # a misspelt option (`strenght=0.5`) must not be ignored silently
+            raise ApiError(400, f"unknown parameter {', '.join(map(repr, unknown))}; the parameters are "
+                                f"{', '.join(JOB_PARAMS)}")
         try:
             model = pool.check(q.get("model"))
         except UnknownModelError as e:
