@@ -183,6 +183,39 @@ def test_global_prior_maps_are_cached_beside_the_store_and_reused(hr_folder, tmp
     assert np.abs(patch[4:4 + p, 4:4 + p] - maps.map("lr", i)[y: y + p, x: x + p]).max() > 1e-3
 
 
+@pytest.mark.parametrize("variant", ["dsrgan", "msdm"])
+def test_flat_colour_patches_replace_a_share_of_samples_and_leave_the_others_unchanged(hr_folder, tmp_path, variant):
+    """flat_patches: about that share of samples are uniform colour fields (LR = HR colour; detail maps = the
+    prior's own maps of that field), many of them saturated; every other sample is exactly the sample of a run
+    without them."""
+    from dsrgan.detail import detail_target, network_input
+
+    store = cached_store(hr_folder, tmp_path / "cache", report=lambda m: None)
+    kw = dict(scale=4, hr_patch=32, variant=variant, detail_hr=True, report=lambda m: None)
+    plain, flat = PatchDataset([store], **kw), PatchDataset([store], flat_patches=0.3, **kw)
+    sampler = ResumableSampler(len(plain), seed=5)
+    n_flat, saturated = 0, 0
+    for k in range(200):
+        key = sampler.key(k)
+        a, b = plain[key], flat[key]
+        if np.all(b["hr"] == b["hr"][:, :1, :1]) and not np.all(a["hr"] == a["hr"][:, :1, :1]):
+            n_flat += 1
+            colour = b["hr"][:, 0, 0]
+            assert np.all(b["lr"] == colour[:, None, None]) and b["lr"].shape == (3, 8, 8)
+            c_u8 = np.rint(colour * 255).astype(np.uint8)
+            saturated += bool(np.isin(c_u8, [0, 255]).any())
+            want_lr = network_input(np.broadcast_to(c_u8, (8, 8, 3)).copy(), variant).transpose(2, 0, 1)
+            want_hr = detail_target(np.broadcast_to(c_u8, (32, 32, 3)).copy(), variant).transpose(2, 0, 1)
+            np.testing.assert_allclose(b["detail_lr"], want_lr, atol=1e-6)
+            np.testing.assert_allclose(b["detail_hr"], want_hr, atol=1e-6)
+        else:
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name])
+    assert 40 <= n_flat <= 80 and saturated >= n_flat // 3, (n_flat, saturated)
+    with pytest.raises(ValueError, match="flat_patches"):
+        PatchDataset([store], flat_patches=1.0, **kw)
+
+
 def test_margin_matters(hr_folder, tmp_path):
     """Without the margin the patch detail differs from the whole-image detail: the margin is doing the work."""
     from dsrgan.detail import network_input

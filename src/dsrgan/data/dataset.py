@@ -66,7 +66,7 @@ class PatchDataset:
 
     def __init__(self, stores: list[PairStore], *, scale: int, hr_patch: int, variant: str | None = None,
                  detail_hr: bool = False, margin: int = 8, flip: bool = True, rot90: bool = True, min_lr_side: int = 0,
-                 degradation=None, report=None):
+                 degradation=None, flat_patches: float = 0.0, report=None):
         if hr_patch % scale:
             raise ValueError(f"HR patch {hr_patch} is not a multiple of the scale {scale}")
         self.stores = stores
@@ -76,6 +76,9 @@ class PatchDataset:
         self.prior = prior_of(variant)
         self.variant, self.want_detail_hr = variant, bool(detail_hr and self.prior)
         self.margin, self.flip, self.rot90 = margin, flip, rot90
+        if not 0.0 <= flat_patches < 1.0:
+            raise ValueError(f"flat_patches must be in [0, 1), got {flat_patches}")
+        self.flat_patches = flat_patches
         need = max(self.lr_patch, min_lr_side)
         self.items = [(s, i) for s, st in enumerate(stores) for i in range(len(st))
                       if min(st.lr_shape(i)) >= need]
@@ -114,11 +117,15 @@ class PatchDataset:
             from dsrgan.data.degrade import degrade_region
 
             lr_img, hr_img, y, x = degrade_region(hr_img, y, x, p, sc, self.margin, self.degrader, rng)
+        flat = self._flat_colour(seed)
+        if flat is not None:  # a uniform colour field: its LR is the same colour, its maps are computed here
+            lr_img, hr_img = (np.broadcast_to(flat, (n, n, 3)) for n in (p, p * sc))
+            y = x = 0
         lr = lr_img[y: y + p, x: x + p]
         hr = hr_img[y * sc: (y + p) * sc, x * sc: (x + p) * sc]
         arrays = [lr, hr]
         if self.prior is not None:
-            maps = self.maps[s] if self.maps is not None else None
+            maps = self.maps[s] if self.maps is not None and flat is None else None
             if maps is not None and "lr" in maps.index:
                 arrays.append(maps.map("lr", i)[y_img: y_img + p, x_img: x_img + p])
             else:
@@ -136,6 +143,26 @@ class PatchDataset:
         # uint8 -> [0,1] float and detail maps H x W x C -> C x H x W float32
         return {k: (v.astype(np.float32) / 255.0 if v.dtype == np.uint8 else v.astype(np.float32, copy=False))
                 .transpose(2, 0, 1).copy() for k, v in out.items()}
+
+
+    def _flat_colour(self, seed) -> np.ndarray | None:
+        """With probability `flat_patches`, the uint8 colour of a uniform patch that replaces this sample.
+
+        Photos hold few uniform fields of saturated colour, and a GAN's trunk drifts on them (a pure blue turned
+        cyan-tinted); these patches let the pixel and colour terms hold every colour. Half the colours are uniform
+        in the RGB cube, half take each channel from {0, 255, uniform}, the cube's corners, edges and faces. Drawn
+        from their own stream of the sample's seed, so that the other samples are those of a run without them.
+        """
+        if not self.flat_patches:
+            return None
+        rng = np.random.default_rng([*np.atleast_1d(np.asarray(seed, dtype=np.int64)).tolist(), 3])
+        if rng.random() >= self.flat_patches:
+            return None
+        c = rng.integers(0, 256, size=3)
+        if rng.random() < 0.5:
+            pick = rng.integers(0, 3, size=3)
+            c = np.where(pick == 0, 0, np.where(pick == 1, 255, c))
+        return c.astype(np.uint8)
 
 
 class ResumableSampler:

@@ -201,7 +201,8 @@ def data(cfg: Config, nets: Networks, prec: Precision, dist: ddp.DistInfo, *, st
         ddp.barrier(dist)
     dataset = PatchDataset(stores, scale=scale, hr_patch=d.hr_patch, variant=variant,
                            detail_hr=nets.objective.needs_detail_hr, margin=d.detail_margin, flip=d.flip,
-                           rot90=d.rot90, min_lr_side=d.min_size, degradation=d.degradation)
+                           rot90=d.rot90, min_lr_side=d.min_size, degradation=d.degradation,
+                           flat_patches=d.flat_patches)
     if len(dataset) == 0:
         raise DataError(f"no training image is at least {d.hr_patch}x{d.hr_patch} (data.hr_patch)")
     if dataset.too_small:

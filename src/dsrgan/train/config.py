@@ -77,6 +77,9 @@ class DataConfig(Section):
     # real-world degradations synthesising the LR from the HR patch (a preset name and overrides, see
     # docs/degradations.md); null: the bicubic LR of the pairs, as in the paper
     degradation: Degradation | None = None
+    # share of samples replaced by a uniform field of a random (often saturated) colour, LR = the same colour:
+    # keeps the GAN stage's colours on flat, saturated areas and tiny images (docs/training.md); 0: off
+    flat_patches: Annotated[float, Meta(ge=0, lt=1)] = 0.0
 
 
 class OptimConfig(Section):
