@@ -100,3 +100,15 @@ def test_prepare_overwrite_never_deletes_inputs_or_other_folders(tmp_path, capsy
     assert main(["prepare", "junk", "-o", "store", *args]) == 2
     assert "no readable images in junk" in capsys.readouterr().err
     assert _tree(tmp_path / "store") == store
+
+
+@pytest.mark.parametrize("command", [["upscale", "--model", "MODEL"], ["detail"], ["degrade"]])
+def test_an_input_folder_inside_the_output_folder_is_refused(command, tiny_model_file, tmp_path, capsys,
+                                                             monkeypatch):
+    # its files were left out as "our outputs": `-o .` said "no images found", and `a.png photos -o photos`
+    # upscaled a.png alone, dropping the folder without a word
+    monkeypatch.chdir(tmp_path)
+    command = [str(tiny_model_file) if c == "MODEL" else c for c in command]
+    _img(tmp_path / "photos" / "p.png"), _img(tmp_path / "a.png", 1)
+    _refused([*command, "photos", "-o", "."], capsys, tmp_path, "input folder photos lies in the output folder .")
+    _refused([*command, "a.png", "photos", "-o", "photos"], capsys, tmp_path, "is the output folder photos")

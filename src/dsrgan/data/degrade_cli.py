@@ -65,14 +65,12 @@ def plan(args) -> list[tuple]:
     """(input, relative path, pair number, LR path, JSON path) for every output; raises before any work."""
     from pathlib import Path
 
-    from dsrgan.errors import OutputExistsError, OverwriteInputError
+    from dsrgan.errors import OutputExistsError
     from dsrgan.utils.destinations import check_destinations, check_distinct, check_folder
     from dsrgan.utils.files import require_inputs
 
     out = Path(args.output)
     check_folder(out, "output folder")
-    if any(Path(i).is_dir() and Path(i).resolve() == out.resolve() for i in args.inputs):
-        raise OverwriteInputError(f"-o {out} is an input folder; give another folder")
     items = require_inputs(args.inputs, exclude=[out])
     jobs = []
     for f, rel in items:

@@ -31,7 +31,10 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
 def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLike] = (),
                   recursive: bool = True) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Like expand_inputs, one input at a time: (file, relative path) pairs, and (path, reason) for inputs that
-    do not exist. Files found in folders under any `exclude` root (our own output folders) are left out."""
+    do not exist. Files found in folders under any `exclude` root (our own output folders) are left out; an
+    input folder that is, or lies inside, such a root would lose all its images that way: OverwriteInputError."""
+    from dsrgan.errors import OverwriteInputError
+
     roots = [Path(e).resolve() for e in exclude]
     items: list[tuple[Path, Path]] = []
     missing: list[tuple[Path, str]] = []
@@ -42,6 +45,12 @@ def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLi
             missing.append((Path(raw), "no such file or folder"))
             continue
         if Path(raw).is_dir():
+            here = Path(raw).resolve()
+            inside = next(((e, root) for e, root in zip(exclude, roots) if is_under(here, root)), None)
+            if inside is not None:
+                where = "is" if here == inside[1] else "lies in"
+                raise OverwriteInputError(f"input folder {raw} {where} the output folder {inside[0]}: its images "
+                                          "would mix with the outputs; give an output folder apart from it")
             found = [(f, r) for f, r in found if not any(is_under(f.resolve(), root) for root in roots)]
         items.extend(found)
     # a file named twice (`a.png a.png`, `./a.png a.png`) is done once
