@@ -213,3 +213,38 @@ def test_detail_api_flags_types_and_paths():
         dsrgan.extract_detail(img, dtype=np.int32)
     with pytest.raises(ImageTypeError, match="read_image"):
         dsrgan.extract_detail("photo.png")  # was "needs an H x W image, got shape ()"
+
+
+def test_metrics_keep_the_float_contract_and_check_shave():
+    from dsrgan.metrics import niqe_pirm, psnr_y, ssim
+
+    hr = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    for sr in (hr.astype(np.float64), np.full(hr.shape, np.nan)):  # 0..255 floats and NaN used to score
+        with pytest.raises(ImageError):
+            psnr_y(sr, hr)
+        with pytest.raises(ImageError):
+            niqe_pirm(sr)
+    for shave in (1.5, "4", -1):
+        with pytest.raises(DsrganError, match="shave must be"):  # 1.5 and '4' were bare TypeErrors
+            ssim(hr, hr, shave=shave)
+    assert psnr_y(hr / 255.0, hr) == float("inf")
+
+
+def test_loaded_model_call_checks_its_input(tiny_model_file):
+    import torch
+
+    from dsrgan.errors import ImageTypeError
+    from dsrgan.weights import load_model_file
+
+    m = load_model_file(tiny_model_file)
+    x = torch.rand(1, 3, 8, 8)
+    assert m(x).shape == (1, 3, 32, 32)
+    for bad in (x[0], x[:, :1], np.zeros((8, 8, 3), np.float32), (x * 255).to(torch.uint8)):
+        with pytest.raises(ImageError):  # were torch RuntimeErrors or an AttributeError
+            m(bad)
+    with pytest.raises(ImageTypeError):
+        m(np.zeros((1, 3, 8, 8), np.float32))
+    with pytest.raises(OptionError, match="detail_strength"):
+        m(x, detail_strength=float("nan"))  # was computed
+    with pytest.raises(OptionError, match="path"):
+        load_model_file(5)

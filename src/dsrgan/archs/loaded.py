@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dsrgan import options
 from dsrgan.archs.spec import ArchSpec
 
 if TYPE_CHECKING:  # torch loads with the network; the constants below stay importable without it
@@ -158,9 +159,25 @@ class LoadedModel:
                  detail_strength: float = 1.0) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW (not clamped). The detail input, when the network needs one
         and none is given, is computed from `lr` (the torch path of the prior)."""
+        self.check_input(lr)
+        detail_strength = options.detail_strength(detail_strength)
         if self.detail_variant is not None and detail is None:
             detail = self.detail_input_torch(lr).to(lr.device, lr.dtype)
         return self.run(lr, detail if self.detail_variant is not None else None, float(detail_strength))
+
+    def check_input(self, lr) -> None:
+        """ImageError unless `lr` is a float tensor N x in_channels x H x W (shape and type only: no device sync)."""
+        import torch
+
+        from dsrgan.errors import ImageError, ImageTypeError
+
+        if not isinstance(lr, torch.Tensor) or not lr.is_floating_point():
+            what = f"a {lr.dtype} tensor" if isinstance(lr, torch.Tensor) else f"a {type(lr).__name__}"
+            raise ImageTypeError(f"model {self.name!r} takes a float tensor N x {self.in_channels} x H x W in "
+                                 f"[0, 1], got {what} (for arrays and files use dsrgan.load_model(...).upscale)")
+        if lr.ndim != 4 or lr.shape[1] != self.in_channels or lr.shape[2] < 1 or lr.shape[3] < 1:
+            raise ImageError(f"model {self.name!r} takes N x {self.in_channels} x H x W, got shape "
+                             f"{tuple(lr.shape)}")
 
     def to(self, device=None, dtype=None) -> LoadedModel:
         """Move the network (in place: it is shared) for inference; gradients off. Returns self."""

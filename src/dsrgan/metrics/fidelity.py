@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from dsrgan.errors import DsrganError
+from dsrgan.errors import DsrganError, OptionError
 
 
-class MetricInputError(DsrganError):
+class MetricInputError(DsrganError, ValueError):
     """Images given to a metric have the wrong type, shape or size."""
 
 
@@ -35,7 +35,10 @@ def _as_uint8(img: np.ndarray, what: str) -> np.ndarray:
         return img
     if np.issubdtype(img.dtype, np.floating):
         from dsrgan.imaging import to_uint8
+        from dsrgan.imaging.color import check_unit_range
 
+        if img.size:  # NaN or 0..255 floats would score as black or white pictures
+            check_unit_range(float(np.min(img)), float(np.max(img)), what)
         return to_uint8(img)
     raise MetricInputError(f"{what}: expected uint8 or float in [0, 1], got dtype {img.dtype}")
 
@@ -65,8 +68,12 @@ def rgb2gray_matlab(rgb: np.ndarray) -> np.ndarray:
 
 
 def shave(img: np.ndarray, n: int) -> np.ndarray:
-    if n < 0:
-        raise MetricInputError(f"shave must be >= 0, got {n}")
+    from dsrgan import options
+
+    try:
+        n = options.number(n, "shave", integer=True, lo=0)
+    except OptionError as e:
+        raise MetricInputError(str(e)) from None
     if n == 0:
         return img
     if img.shape[0] <= 2 * n or img.shape[1] <= 2 * n:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from dsrgan.archs.features import AlexNetFeatures
+from dsrgan.metrics.fidelity import MetricInputError
 
 LIN_FILE = Path(__file__).with_name("data") / "lpips_alex_v0.1_lin.safetensors"
 CHANNELS = (64, 192, 384, 256, 256)
@@ -72,8 +73,8 @@ class LPIPS(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if a.shape != b.shape or a.ndim != 4 or a.shape[1] != 3:
-            raise ValueError(f"LPIPS expects two N x 3 x H x W tensors of one shape, got {tuple(a.shape)} and "
-                             f"{tuple(b.shape)}")
+            raise MetricInputError(f"LPIPS expects two N x 3 x H x W tensors of one shape, got {tuple(a.shape)} "
+                                   f"and {tuple(b.shape)}")
         with _no_tf32() if a.is_cuda else contextlib.nullcontext():
             fa = self.net(((a * 2 - 1) - self.shift) / self.scale)
             fb = self.net(((b * 2 - 1) - self.shift) / self.scale)
@@ -88,7 +89,7 @@ class LPIPS(nn.Module):
     def score_uint8(self, sr: np.ndarray, hr: np.ndarray) -> float:
         """LPIPS of two uint8 H x W x 3 images (full image, no shave: the SPSR/PIRM protocol)."""
         if sr.shape != hr.shape:
-            raise ValueError(f"LPIPS: image sizes differ: {sr.shape} vs {hr.shape}")
+            raise MetricInputError(f"LPIPS: image sizes differ: {sr.shape} vs {hr.shape}")
         dev = self.shift.device
 
         def t(u8):

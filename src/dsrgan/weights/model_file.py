@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dsrgan.archs.loaded import LoadedModel
 from dsrgan.archs.spec import ArchSpec
-from dsrgan.errors import CheckpointError, ConfigError, DsrganError
+from dsrgan.errors import CheckpointError, ConfigError, DsrganError, OptionError
 from dsrgan.weights.header import FORMAT, FORMAT_VERSION, read_metadata, spec_from_metadata
 
 if TYPE_CHECKING:
@@ -47,7 +47,11 @@ def save_model(path: str | os.PathLike, model: nn.Module, spec: ArchSpec | str, 
     for k, v in (metadata or {}).items():
         if k in RESERVED:
             raise ValueError(f"metadata key {k!r} is reserved")
-        meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
+        try:
+            meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
+        except (TypeError, ValueError):
+            raise OptionError(f"metadata {k!r}: a {type(v).__name__} cannot be stored (use text, numbers, lists "
+                              "or dicts of them)") from None
     # clone: safetensors refuses tensors that share storage
     tensors = {PREFIX + k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     from safetensors.torch import save_file
@@ -64,9 +68,10 @@ def load_model_file(path: str | os.PathLike, map_location="cpu", *, name: str | 
 
     Also reads ESRGAN-family files (.pth/.pt, or .safetensors with ESRGAN/BasicSR keys) as an RRDBNet.
     """
+    from dsrgan import options
     from dsrgan.archs.registry import build
 
-    path = Path(path)
+    path = options.path(path)
     if not path.is_file():
         raise CheckpointError(f"weight file not found: {path}")
     if path.suffix.lower() in (".pth", ".pt"):
