@@ -125,6 +125,8 @@ def test_option_error_is_a_value_error_and_a_dsrgan_error():
     (["prepare", "x", "-o", "y", "--scale", "64"], "--scale must be"),
     (["evaluate", "x", "--scale", "1000000"], "--scale must be"),
     (["serve", "--queue", "1e12"], "--queue must be"),
+    # an option that the chosen variant does not use is refused, not ignored
+    (["detail", "a.png", "-o", "o", "--variant", "gif", "--method", "exact"], "applies to --variant dsrgan only"),
     (["export", "m", "-o", "m.onnx", "--opset", "99"], "--opset must be"),
     (["export", "default", "-o", "."], "must end in .onnx"),
 ])

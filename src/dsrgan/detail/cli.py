@@ -32,8 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalize", default="minmax", choices=["minmax", "robust"],
                    help="picture scaling: minmax of log2 I_D (or D) per image, or robust (0.5 = no detail, "
                         "99.5th percentile of |detail| at 0/1) (default: %(default)s)")
-    p.add_argument("--method", default="fgs", choices=["fgs", "exact"],
-                   help="dsrgan only: fgs (the paper's fast solver) or exact (sparse solve) (default: %(default)s)")
+    p.add_argument("--method", default=None, choices=["fgs", "exact"],
+                   help="dsrgan only: fgs (the paper's fast solver) or exact (sparse solve) (default: fgs)")
     p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default="_detail", metavar="S",
                    help="appended to output names in folder mode, no path separators (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true",
@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def plan(args) -> list[tuple[Path, Path, Path | None]]:
     """(input, picture, raw or None) triples; a missing input or no image at all is an error here."""
+    from dsrgan.errors import UsageError
+
+    if args.method is not None and args.variant != "dsrgan":  # it would be ignored without a word
+        raise UsageError(f"--method chooses E's solver: it applies to --variant dsrgan only, not {args.variant}")
     from dsrgan.utils.destinations import names_output_file
     from dsrgan.utils.files import require_inputs
 
@@ -121,7 +125,7 @@ def run(args) -> int:
             if prior.whole_image and h * w > GLOBAL_SOLVE_WARN_PIXELS:
                 bar.write(f"dsrgan detail: note: {src.name} is {w}x{h}; the {prior.name} prior's sparse solve "
                           "takes about a minute and several GB per 3 MP", file=sys.stderr)
-            detail = prior.layer(img.rgb, method=args.method)
+            detail = prior.layer(img.rgb, method=args.method or "fgs")
             if pic in todo:
                 write_image(pic, prior.picture(detail, args.normalize), grayscale=prior.grayscale, inputs=[src],
                             overwrite=args.overwrite)
