@@ -202,7 +202,8 @@ def path(value, name: str = "path"):
     from pathlib import Path
 
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes) or os.fspath(value) in ("", b""):
-        raise OptionError(f"{name} must be a file path (str or pathlib.Path), got {_fmt(value) if isinstance(value, str) else type(value).__name__}")
+        got = _fmt(value) if isinstance(value, str) else type(value).__name__
+        raise OptionError(f"{name} must be a file path (str or pathlib.Path), got {got}")
     return Path(value)
 
 

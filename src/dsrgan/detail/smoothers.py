@@ -13,8 +13,8 @@ import numpy as np
 
 from dsrgan.detail.core import system_matrix
 from dsrgan.detail.inputs import MAX_ALPHA, MAX_LAM, MAX_RADIUS, DetailOptionError, as_unit, detail_option
-from dsrgan.options import number
 from dsrgan.imaging.color import rgb_to_luma
+from dsrgan.options import number
 
 WLS_SMALL = 1e-4  # Farbman's smallNum
 LOG_EPS = 2.220446049250313e-16  # MATLAB eps, as in wlsFilter.m's log(IN + eps)

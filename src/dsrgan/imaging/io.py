@@ -25,12 +25,12 @@ from dsrgan.errors import (
     EmptyFileError,
     ImageError,
     ImageTooLargeError,
+    ImageTypeError,
     NotAnImageError,
     OptionError,
     OutputError,
     OutputExistsError,
     OverwriteInputError,
-    ImageTypeError,
     TruncatedImageError,
     UnsupportedModeError,
 )

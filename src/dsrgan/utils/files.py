@@ -46,7 +46,7 @@ def gather_inputs(inputs: list[str | os.PathLike], exclude: list[str | os.PathLi
             continue
         if Path(raw).is_dir():
             here = Path(raw).resolve()
-            inside = next(((e, root) for e, root in zip(exclude, roots) if is_under(here, root)), None)
+            inside = next(((e, root) for e, root in zip(exclude, roots, strict=True) if is_under(here, root)), None)
             if inside is not None:
                 where = "is" if here == inside[1] else "lies in"
                 raise OverwriteInputError(f"input folder {raw} {where} the output folder {inside[0]}: its images "
