@@ -10,7 +10,8 @@ LR images are made from HR by the MATLAB-compatible bicubic (as `dsrgan evaluate
 - halo: along strong HR edges (top 2% gradient, dilated 2 px), the mean amount by which the output exceeds the
   HR's own local range (max/min over 5x5), per RGB channel, in grey levels: 0 for HR itself.
 - border: mean absolute error of the outermost two rows and columns divided by that of the interior.
-- tiny: 1x1, 2x2 and 3x7 constant-colour inputs; the largest difference of the output's mean from the input colour.
+- tiny: 1x1, 2x2 and 3x7 constant-colour inputs; the largest difference of the output's mean from the input colour,
+  for (200, 100, 50) and the worst over a palette of 15 colours (saturated, dark, grey; PALETTE below).
 """
 
 from __future__ import annotations
@@ -77,13 +78,24 @@ def border_ratio(out255: np.ndarray, hr255: np.ndarray, width: int = 2) -> float
     return float(err[mask].mean() / max(err[~mask].mean(), 1e-9))
 
 
-def tiny_colour_error(run) -> float:
-    colour = np.array([200, 100, 50], np.float32) / 255
-    worst = 0.0
-    for h, w in ((1, 1), (2, 2), (3, 7)):
-        out = run(np.broadcast_to(colour, (h, w, 3)).copy())
-        worst = max(worst, float(np.abs(out.reshape(-1, 3).mean(0) - colour).max() * 255))
-    return worst
+# flat colours for the tiny-input check: the first is the one measured since the first versions; the others add
+# the saturated and dark colours that photos rarely hold in flat areas (logos, graphics, UI)
+PALETTE = [(200, 100, 50), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (10, 10, 10),
+           (128, 128, 128), (250, 240, 20), (30, 60, 200), (180, 20, 160), (90, 200, 210), (0, 0, 128),
+           (0, 128, 0), (128, 0, 0)]
+
+
+def tiny_colour_errors(run) -> dict[str, float]:
+    """Per palette colour, the largest channel error (grey levels) of the output's mean over 1x1, 2x2, 3x7 inputs."""
+    out = {}
+    for c in PALETTE:
+        colour = np.array(c, np.float32) / 255
+        worst = 0.0
+        for h, w in ((1, 1), (2, 2), (3, 7)):
+            sr = run(np.broadcast_to(colour, (h, w, 3)).copy())
+            worst = max(worst, float(np.abs(sr.reshape(-1, 3).mean(0) - colour).max() * 255))
+        out[",".join(map(str, c))] = worst
+    return out
 
 
 def main(argv=None) -> int:
@@ -123,13 +135,19 @@ def main(argv=None) -> int:
         up = dsrgan.load_model(m)
         outs = [to_uint8(up.upscale_array(lr.astype(np.float32) / 255)).astype(np.float64) for _, _, lr in images]
         score(m, outs)
-        rows[m]["tiny_colour_error"] = tiny_colour_error(up.upscale_array)
+        per = tiny_colour_errors(up.upscale_array)
+        rows[m]["tiny_colour_error"] = per["200,100,50"]
+        rows[m]["tiny_colour_worst"] = max(per.values())
+        rows[m]["tiny_colour_worst_colour"] = max(per, key=per.get)
+        rows[m]["tiny_colour_per_colour"] = per
     print(f"{len(images)} images from {', '.join(a.folders)}")
-    print(f"{'model':<34} {'grid (all)':>10} {'grid (flat)':>11} {'halo':>7} {'border/interior':>15} {'tiny':>6}")
+    print(f"{'model':<34} {'grid (all)':>10} {'grid (flat)':>11} {'halo':>7} {'border/interior':>15} {'tiny':>6} "
+          f"{'tiny, worst colour':>24}")
     for name, r in rows.items():
         tiny = r.get("tiny_colour_error")
+        worst = f"{r['tiny_colour_worst']:.1f} ({r['tiny_colour_worst_colour']})" if tiny is not None else ""
         print(f"{name:<34} {r['grid_whole']:>10.3f} {r['grid_flat']:>11.3f} {r['halo']:>7.3f} "
-              f"{r['border_ratio']:>15.3f} {'' if tiny is None else f'{tiny:6.1f}':>6}")
+              f"{r['border_ratio']:>15.3f} {'' if tiny is None else f'{tiny:6.1f}':>6} {worst:>24}")
     if a.json:
         Path(a.json).write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2) + "\n")
     return 0
