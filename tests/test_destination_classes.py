@@ -40,10 +40,10 @@ def test_two_inputs_with_one_output_are_refused_before_any_work(command, tiny_mo
     assert "a.png" in err and "a.jpg" in err
 
 
-def test_a_file_named_twice_is_done_once(tiny_model_file, tmp_path, capsys, monkeypatch):
+def test_a_file_inside_a_folder_also_given_is_done_once(tiny_model_file, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _img(tmp_path / "a.png")
-    assert main(["upscale", "a.png", "./a.png", "--model", str(tiny_model_file), "-o", "out"]) == 0
+    _img(tmp_path / "in" / "a.png")
+    assert main(["upscale", "in", "in/a.png", "--model", str(tiny_model_file), "-o", "out"]) == 0
     assert "1 done" in capsys.readouterr().err and _tree(tmp_path / "out").keys() == {"a_x4.png"}
 
 

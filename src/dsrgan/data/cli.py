@@ -47,6 +47,10 @@ def run(args) -> int:
         raise DataError(f"--crop ({args.crop}) and --step ({args.step}) must be positive multiples of --scale {scale}")
     if args.lr_folders and len(args.lr_folders) != len(args.inputs):
         raise DataError(f"give --lr once per input folder ({len(args.inputs)}), got {len(args.lr_folders)}")
+    from dsrgan.utils.files import refuse_repeats
+
+    refuse_repeats(args.inputs, "input folder")
+    refuse_repeats(args.lr_folders, "--lr folder")
     out = Path(args.output)
     for f in [*args.inputs, *args.lr_folders]:
         if not Path(f).is_dir():

@@ -67,8 +67,9 @@ def plan(args) -> list[tuple]:
 
     from dsrgan.errors import OutputExistsError
     from dsrgan.utils.destinations import check_destinations, check_distinct, check_folder
-    from dsrgan.utils.files import require_inputs
+    from dsrgan.utils.files import refuse_repeats, require_inputs
 
+    refuse_repeats(args.inputs, "input")
     out = Path(args.output)
     check_folder(out, "output folder")
     items = require_inputs(args.inputs, exclude=[out])

@@ -51,8 +51,9 @@ def plan(args) -> list[tuple[Path, Path, Path | None]]:
     if args.method is not None and args.variant != "dsrgan":  # it would be ignored without a word
         raise UsageError(f"--method chooses E's solver: it applies to --variant dsrgan only, not {args.variant}")
     from dsrgan.utils.destinations import names_output_file
-    from dsrgan.utils.files import require_inputs
+    from dsrgan.utils.files import refuse_repeats, require_inputs
 
+    refuse_repeats(args.inputs, "input")
     out_arg = Path(args.output)
     # never pick up our own outputs when OUTPUT (or --raw) lies inside an input folder
     items = require_inputs(args.inputs, exclude=[out_arg] + ([args.raw] if args.raw else []))

@@ -113,6 +113,9 @@ def check_options(args) -> None:
 
     if not all_inputs(args):
         raise UsageError("no input given: name image files or folders (as INPUT or with -i)")
+    from dsrgan.utils.files import refuse_repeats
+
+    refuse_repeats(all_inputs(args), "input")
     if args.tile and args.tile_overlap is not None:
         options.tile_overlap(args.tile_overlap, args.tile, name="--tile-overlap")
 

@@ -70,7 +70,12 @@ def run(args) -> int:
     def warn(msg: str) -> None:
         print(f"dsrgan evaluate: warning: {msg}", file=sys.stderr)
 
+    from dsrgan.utils.files import refuse_repeats
+
     lr_dirs = args.lr_dir or []
+    # a dataset (or model) named twice would be scored, and reported, twice
+    refuse_repeats(args.datasets, "dataset", key=lambda d: ev.hr_folder(d).resolve())
+    refuse_repeats(lr_dirs, "--lr-dir")
     if lr_dirs and len(lr_dirs) != len(args.datasets):
         raise DsrganError(f"give --lr-dir once per dataset ({len(args.datasets)} datasets, {len(lr_dirs)} --lr-dir)")
     crop = ev.parse_crop(args.crop) if args.crop else None
@@ -91,8 +96,7 @@ def run(args) -> int:
     check_reports(args, inputs=[f for d in datasets for s in d.samples for f in (s.hr, s.lr) if f is not None])
 
     models = args.model or ["bicubic"]
-    if len(set(models)) != len(models):
-        raise DsrganError("the same --model is given twice")
+    refuse_repeats(models, "--model", key=model_key)
     producers = [ev.make_producer(m, scale=args.scale, device=args.device, dtype=args.dtype, tile=args.tile)
                  for m in models]
     labels = [p.label for p in producers]
@@ -148,6 +152,17 @@ def run(args) -> int:
     if args.save_images:
         print(f"SR images in {args.save_images}" + (f" (crops in {Path(args.save_images) / 'crops'})" if crop else ""))
     return 0 if written else 1
+
+
+def model_key(name: str):
+    """What makes two --model values the same model: the file a name or path resolves to."""
+    from dsrgan.errors import DsrganError
+    from dsrgan.weights.bundled import resolve_model
+
+    try:
+        return name if name == "bicubic" else resolve_model(name).resolve()
+    except DsrganError:  # not a file: a name, reported when the model loads
+        return name
 
 
 def check_reports(args, inputs=()) -> None:

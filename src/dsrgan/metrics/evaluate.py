@@ -44,6 +44,12 @@ class Dataset:
     lr_dir: Path | None = None
 
 
+def hr_folder(root: str | os.PathLike) -> Path:
+    """The folder of a dataset's HR images: `root/HR` when there is one, else `root`."""
+    root = Path(root)
+    return root / "HR" if (root / "HR").is_dir() else root
+
+
 def find_dataset(root: str | os.PathLike, lr_dir: str | os.PathLike | None = None) -> Dataset:
     """HR images directly in `root` or in `root/HR`; LR matched by stem in `lr_dir` (`name.*`, `namex4.*`...)."""
     from dsrgan.utils.files import list_images
@@ -51,7 +57,7 @@ def find_dataset(root: str | os.PathLike, lr_dir: str | os.PathLike | None = Non
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
-    hr_dir = root / "HR" if (root / "HR").is_dir() else root
+    hr_dir = hr_folder(root)
     files = list_images(hr_dir, recursive=False)
     if not files:
         raise DatasetError(f"no images in {hr_dir} (give a folder of HR images, or one with an HR/ subfolder)")

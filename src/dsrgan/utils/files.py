@@ -21,6 +21,21 @@ def is_under(path: Path, folder: Path) -> bool:
         return False
 
 
+def refuse_repeats(paths, what: str, key=None) -> None:
+    """UsageError naming the first path given twice (compared resolved: `a`, `./a` and a link to it are one), before
+    any work: a repeated input would be done, written and reported twice. `key` maps a path to what is compared
+    (default: the resolved path)."""
+    from dsrgan.errors import UsageError
+
+    seen: dict = {}
+    for p in paths:
+        k = Path(p).resolve() if key is None else key(p)
+        if k in seen:
+            both = "" if str(seen[k]) == str(p) else f" (as {seen[k]} and {p})"
+            raise UsageError(f"{what} {p} is given twice{both}: name each once")
+        seen[k] = p
+
+
 def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
     """Image files under `folder`, sorted, hidden files and our own temporary files skipped."""
     folder = Path(folder)
