@@ -57,6 +57,9 @@ def test_tile_is_none_zero_or_a_whole_number_in_range(value):
 def test_overlap_is_below_half_the_tile(overlap, tile):
     ok, _ = _accepted(options.tile_overlap, overlap, tile)
     assert ok == (0 <= overlap < tile / 2)
+    # tile 0 (the whole image at once) has no tiles to overlap: any overlap would be ignored
+    assert _accepted(options.tile_overlap, overlap, 0)[0] is False
+    assert _accepted(options.tile_overlap, None, 0)[0] is True
 
 
 @settings(max_examples=200, deadline=None)

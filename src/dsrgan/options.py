@@ -120,9 +120,13 @@ def tile(value, name: str = "tile") -> int | None:
 
 
 def tile_overlap(value, tile_size: int | None = None, name: str = "tile_overlap") -> int | None:
-    """None (the model's default) or an overlap >= 0 and below half the tile (when the tile is known)."""
+    """None (the model's default) or an overlap >= 0 and below half the tile (when the tile is known); with tile 0
+    (the whole image at once) there are no tiles to overlap, so an overlap would be ignored: OptionError."""
     if value is None:
         return None
+    if tile_size == 0:
+        raise OptionError(f"{name} sets how tiles overlap, but the tile is 0 (the whole image at once), so it would "
+                          "be ignored; leave it out or give a tile size")
     if tile_size:
         return number(value, name, integer=True, lo=0, hi=tile_size / 2, hi_open=True,
                       what=f"a whole number >= 0 and below half the tile ({tile_size / 2:g})")

@@ -116,7 +116,7 @@ def check_options(args) -> None:
     from dsrgan.utils.files import refuse_repeats
 
     refuse_repeats(all_inputs(args), "input")
-    if args.tile and args.tile_overlap is not None:
+    if args.tile is not None and args.tile_overlap is not None:
         options.tile_overlap(args.tile_overlap, args.tile, name="--tile-overlap")
 
 
@@ -175,6 +175,9 @@ def run(args) -> int:
         device = shard.device_for(args.device, share)
         up = load_slow(args, device, shard.threads_for(args.threads, device, share))
     who = f"dsrgan upscale [{share.rank + 1}/{share.world}]" if share.enabled else "dsrgan upscale"
+    # options this model would ignore are refused before the first image (the parser knew no model)
+    up.check_options(tile=args.tile, tile_overlap=args.tile_overlap, detail_strength=args.detail_strength,
+                     outscale=args.outscale, cli=True)
     for note in up.notes:
         print(f"{who}: note: {note}", file=sys.stderr)
     print(f"{who}: model {args.model} on {up.device} ({str(up.dtype).replace('torch.', '')}, "

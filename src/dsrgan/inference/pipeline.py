@@ -287,14 +287,29 @@ class Pipeline:
         return tile, 1
 
     # --- arrays -----------------------------------------------------------------------------------------------
+    def check_options(self, *, tile=None, tile_overlap=None, detail_strength=1.0, outscale=None, cli: bool = False):
+        """(tile, overlap or None, detail_strength, outscale) checked for this model: the one check of the per-image
+        options for the CLI (before its first image; `cli` names the flags), the API and the web page. An option
+        this model or this tiling would ignore is an OptionError, not a silent no-op; a default value never is."""
+        def name(option: str) -> str:
+            return "--" + option.replace("_", "-") if cli else option
+
+        tile = options.tile(tile, name("tile"))
+        strength = options.detail_strength(detail_strength, name("detail_strength"))
+        outscale = options.outscale(outscale, name("outscale"))
+        overlap = options.tile_overlap(tile_overlap, self.tile if tile is None else tile, name("tile_overlap"))
+        if self.detail_variant is None and strength != 1.0:
+            raise OptionError(f"{name('detail_strength')} {strength:g} would have no effect: model {self.name!r} has "
+                              "no detail branch (an ESRGAN-family network); leave it out")
+        return tile, overlap, strength, outscale
+
     def _upscale_planes(self, rgb: np.ndarray, alpha: np.ndarray | None, *, tile, tile_overlap, detail_strength,
                         outscale, progress, max_pixels=options.DEFAULT_MAX_PIXELS
                         ) -> tuple[np.ndarray, np.ndarray | None]:
         t0 = time.perf_counter()
         h, w = rgb.shape[:2]
-        tile, detail_strength, outscale = options.tile(tile), options.detail_strength(detail_strength), \
-            options.outscale(outscale)
-        overlap = options.tile_overlap(tile_overlap, tile or self.tile)
+        tile, overlap, detail_strength, outscale = self.check_options(
+            tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         overlap = self.tile_overlap if overlap is None else overlap
         options.check_pixels(w, h, options.max_pixels(max_pixels), "image")
         progress = options.callback(progress, "progress")
@@ -360,6 +375,7 @@ class Pipeline:
                       progress=progress, max_pixels=max_pixels)
         # checked for every kind of image, not only for paths that use them: a typo must not pass silently
         quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
+        self.check_options(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         is_path = isinstance(image, (str, os.PathLike))
         if output is not None and not is_path:
             raise OptionError("output= is for path inputs; a PIL image or array is returned, not written")
@@ -399,6 +415,7 @@ class Pipeline:
             output = path.with_name(f"{path.stem}_x{s:g}.png")
         output = Path(output)
         # every check before the compute, not after
+        self.check_options(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         output_format(output)
         if check_destination(output, overwrite=overwrite, inputs=(path,)) and not overwrite:
             raise OutputExistsError(f"{output}: already exists (pass overwrite=True to replace it)")

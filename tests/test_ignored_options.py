@@ -1,0 +1,98 @@
+"""An option that the model or the other options make meaningless is refused with one line naming it, not ignored:
+the same check (Pipeline.check_options) in the CLI (exit 2, before the first image), the Python API and the web
+jobs. A default value is never an error."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dsrgan.cli import main
+from dsrgan.errors import OptionError
+
+
+@pytest.fixture(scope="module")
+def esrgan_file(tmp_path_factory):
+    """A tiny random RRDBNet (ESRGAN family): no detail branch."""
+    import torch
+
+    from dsrgan.archs import ArchSpec, build
+    from dsrgan.weights import save_model
+
+    spec = ArchSpec("rrdbnet", dict(num_feat=8, num_block=1, num_grow=4), name="tiny-esrgan")
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("esrgan") / "tiny-esrgan.safetensors"
+    save_model(path, build(spec), spec)
+    return path
+
+
+def _img(path, size=(16, 16)):
+    Image.fromarray((np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_cli_detail_strength_for_a_model_without_detail_branch(esrgan_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _img(tmp_path / "a.png")
+    assert main(["upscale", "a.png", "--model", str(esrgan_file), "-o", "out", "--detail-strength", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--detail-strength 0.5 would have no effect" in err and "tiny-esrgan" in err, err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # the default (and 1 given explicitly) is what the model does anyway
+    assert main(["upscale", "a.png", "--model", str(esrgan_file), "-o", "out", "--detail-strength", "1"]) == 0
+    assert (tmp_path / "out" / "a_x4.png").is_file()
+
+
+def test_api_detail_strength_for_a_model_without_detail_branch(esrgan_file, tmp_path):
+    from dsrgan import load_model, upscale
+
+    up = load_model(esrgan_file, device="cpu", backend="torch")
+    rgb = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
+    for call in (lambda: up.upscale_array(rgb, detail_strength=0.0), lambda: up.upscale(rgb, detail_strength=2),
+                 lambda: upscale(rgb, up, detail_strength=0.5)):
+        with pytest.raises(OptionError, match="detail_strength .* no detail branch"):
+            call()
+    path = _img(tmp_path / "a.png")
+    with pytest.raises(OptionError, match="detail_strength"):
+        up.upscale_file(path, tmp_path / "b.png", detail_strength=0.5)
+    assert not (tmp_path / "b.png").exists()
+    assert up.upscale_array(rgb).shape == (48, 48, 3)
+
+
+def test_web_job_detail_strength_for_a_model_without_detail_branch(esrgan_file, tmp_path):
+    """The web page's jobs run the same check: the job fails with the one-line reason, writing nothing."""
+    from types import SimpleNamespace
+
+    from dsrgan import load_model
+    from dsrgan.imaging.io import LoadedImage
+    from dsrgan.web.pipeline import JobInput, run_job
+
+    up = load_model(esrgan_file, device="cpu", backend="torch")
+    rgb = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
+    img = LoadedImage(rgb=rgb, alpha=None, bit_depth=8, grayscale=False)
+    job = SimpleNamespace(payload=JobInput(img, "m", 0.5, None, "a"), folder=tmp_path, progress=0.0)
+    with pytest.raises(OptionError, match="no detail branch"):
+        run_job(job, SimpleNamespace(get=lambda name: up))
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["--tile", "0", "--tile-overlap", "8"]])
+def test_cli_tile_overlap_with_tiling_off(argv, tiny_model_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _img(tmp_path / "a.png")
+    assert main(["upscale", "a.png", "--model", str(tiny_model_file), "-o", "out", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--tile-overlap" in err and "ignored" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_api_tile_overlap_with_tiling_off(tiny_model_file):
+    from dsrgan import load_model
+
+    with pytest.raises(OptionError, match="tile_overlap"):
+        load_model(tiny_model_file, device="cpu", tile=0, tile_overlap=8)
+    up = load_model(tiny_model_file, device="cpu", backend="torch")
+    rgb = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
+    with pytest.raises(OptionError, match="tile_overlap"):
+        up.upscale_array(rgb, tile=0, tile_overlap=4)
+    assert up.upscale_array(rgb, tile=0).shape == (48, 48, 3)
+    assert up.upscale_array(rgb, tile=16, tile_overlap=4).shape == (48, 48, 3)
