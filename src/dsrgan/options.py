@@ -28,6 +28,10 @@ MAX_COUNT = 10_000
 # Input pixel limit of `dsrgan upscale`/`dsrgan detail` and the Python API (decompression-bomb guard and memory
 # bound): 4096 x 4096 in gives 16384 x 16384 out at x4 (about 3.2 GB as float32 RGB). `--max-pixels` raises it.
 DEFAULT_MAX_PIXELS = 4096 * 4096
+# Output pixel limit of a resize (dsrgan.imaging.imresize, --outscale) unless the caller raises it: the x4 output of
+# the largest input the default limit admits (16384 x 16384, 3.2 GB as float32 RGB). A factor typo (scale=1000)
+# is refused before anything is allocated.
+MAX_OUTPUT_PIXELS = 16 * DEFAULT_MAX_PIXELS
 # Characters that would turn a file-name suffix into a path.
 _PATH_CHARS = {"/", "\\", "\0", os.sep} | ({os.altsep} if os.altsep else set())
 
@@ -225,6 +229,17 @@ def check_pixels(width: int, height: int, limit: int, what: str) -> None:
         raise ImageTooLargeError(f"{what}: {width}x{height} = {width * height} pixels exceeds the limit of {limit} "
                                  "(a guard against decompression bombs and outputs too large for memory; raise "
                                  "--max-pixels / max_pixels if the image is genuine)")
+
+
+def check_output_pixels(height: int, width: int, limit: int | None = None, what: str = "output") -> None:
+    """ImageTooLargeError when an output of `height` x `width` computed from a user's factor exceeds `limit` pixels
+    (default MAX_OUTPUT_PIXELS): checked before the output is allocated."""
+    from dsrgan.errors import ImageTooLargeError
+
+    limit = MAX_OUTPUT_PIXELS if limit is None else limit
+    if height * width > limit:
+        raise ImageTooLargeError(f"{what} of {width}x{height} = {height * width} pixels exceeds the limit of {limit} "
+                                 f"({limit * 12 / 1e9:.1f} GB as float32 RGB); use a smaller factor or input")
 
 
 # --- argparse adapters: a bad value is a usage error (exit 2) before anything runs ---------------------------------

@@ -18,6 +18,9 @@ from dsrgan.errors import ConfigError
 Prob = Annotated[float, Meta(ge=0, le=1)]
 Weight = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
+# A random resize's factor: above 0 and at most 4 (a larger one would allocate an intermediate image of 16x the
+# HR's pixels per round for a degradation that ends at the LR size anyway).
+ResizeFactor = Annotated[float, Meta(gt=0, le=4)]
 Level = Annotated[float, Meta(ge=0, le=255)]  # noise sigma in 8-bit levels
 Quality = Annotated[int, Meta(ge=1, le=100)]
 KernelSize = Annotated[int, Meta(ge=1, le=51)]
@@ -80,7 +83,7 @@ class Order(Struct, forbid_unknown_fields=True, kw_only=True):
     beta_generalized: Range[Positive] | UnsetType = UNSET
     beta_plateau: Range[Positive] | UnsetType = UNSET
     resize_mix: ResizeMix | UnsetType = UNSET
-    resize_range: Range[Positive] | UnsetType = UNSET  # up: the part >= 1, down: the part <= 1
+    resize_range: Range[ResizeFactor] | UnsetType = UNSET  # up: the part >= 1, down: the part <= 1
     gaussian_noise_prob: Prob | UnsetType = UNSET  # otherwise Poisson noise
     noise_sigma: Range[Level] | UnsetType = UNSET  # Gaussian noise, 8-bit levels
     poisson_scale: Range[Weight] | UnsetType = UNSET

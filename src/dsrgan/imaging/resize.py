@@ -77,11 +77,19 @@ def contributions(in_length: int, out_length: int, scale: float, antialias: bool
     return weights, indices
 
 
-def resize_plan(in_shape: tuple[int, int], scale=None, output_shape=None):
+def resize_plan(in_shape: tuple[int, int], scale=None, output_shape=None, max_pixels: int | None = None):
     """MATLAB's output size and per-dimension scale: returns ((out_h, out_w), (scale_h, scale_w)).
 
     `scale` is a number or a (rows, cols) pair; `output_shape` is (rows, cols) where one entry may be None (then
-    it follows the other's scale, as MATLAB's [rows NaN])."""
+    it follows the other's scale, as MATLAB's [rows NaN]). An output above `max_pixels` (default
+    options.MAX_OUTPUT_PIXELS) is an ImageTooLargeError, before anything is allocated."""
+    (oh, ow), scales = _plan(in_shape, scale, output_shape)
+    limit = None if max_pixels is None else options.max_pixels(max_pixels)
+    options.check_output_pixels(oh, ow, limit, f"resize of {int(in_shape[1])}x{int(in_shape[0])} to an output")
+    return (oh, ow), scales
+
+
+def _plan(in_shape, scale, output_shape):
     if (scale is None) == (output_shape is None):
         raise OptionError("give exactly one of scale and output_shape")
     h, w = int(in_shape[0]), int(in_shape[1])
@@ -167,8 +175,12 @@ def _resize_first_axis(x: np.ndarray, out_len: int, scale: float, antialias: boo
     return out
 
 
-def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool = True) -> np.ndarray:
+def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool = True,
+             max_pixels: int | None = None) -> np.ndarray:
     """MATLAB `imresize(img, scale)` / `imresize(img, output_shape)` with the default bicubic method.
+
+    An output of more than `max_pixels` pixels (default options.MAX_OUTPUT_PIXELS, 16384 x 16384) is refused
+    with ImageTooLargeError before anything is allocated.
 
     `img` is H x W or H x W x C (any trailing dims). uint8/uint16 in -> same type out, rounded half away from
     zero and saturated after each 1-D pass; float in -> same float type out (float64 work for float64 input,
@@ -183,7 +195,7 @@ def imresize(img: np.ndarray, scale=None, *, output_shape=None, antialias: bool 
         work = img.dtype.type
     else:
         raise ImageTypeError(f"imresize supports uint8, uint16, float32 and float64, got {img.dtype}")
-    out_shape, scales = resize_plan(img.shape[:2], scale, output_shape)
+    out_shape, scales = resize_plan(img.shape[:2], scale, output_shape, max_pixels)
     x = img
     for dim in dimension_order(scales):
         if out_shape[dim] == x.shape[dim] and scales[dim] == 1.0:

@@ -311,7 +311,14 @@ class Pipeline:
         tile, overlap, detail_strength, outscale = self.check_options(
             tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         overlap = self.tile_overlap if overlap is None else overlap
-        options.check_pixels(w, h, options.max_pixels(max_pixels), "image")
+        max_pixels = options.max_pixels(max_pixels)
+        options.check_pixels(w, h, max_pixels, "image")
+        # the outputs may be as large as the model's own output of the largest input admitted; an --outscale
+        # above that is refused here, before the network runs, not when its result is resized
+        out_limit = max(options.MAX_OUTPUT_PIXELS, max_pixels * self.scale**2)
+        if outscale is not None:
+            options.check_output_pixels(max(1, round(h * float(outscale))), max(1, round(w * float(outscale))),
+                                        out_limit, f"outscale {float(outscale):g} of a {w}x{h} image: an output")
         progress = options.callback(progress, "progress")
         premultiply = alpha is not None and bool((alpha < 1.0).any())
         net_in = rgb * alpha[:, :, None] if premultiply else rgb
@@ -331,7 +338,8 @@ class Pipeline:
         if alpha is not None or (outscale is not None and float(outscale) != self.scale):
             from dsrgan.imaging import imresize  # numba: only when needed
         if alpha is not None:
-            alpha_sr = imresize(alpha.astype(np.float32), output_shape=(h * self.scale, w * self.scale))
+            alpha_sr = imresize(alpha.astype(np.float32), output_shape=(h * self.scale, w * self.scale),
+                                max_pixels=out_limit)
             alpha_sr = alpha_sr.astype(np.float32, copy=False)
             if premultiply:
                 # colour = premultiplied colour / alpha, both unclipped so that bicubic overshoot cancels; where
@@ -343,9 +351,10 @@ class Pipeline:
         np.clip(sr, 0.0, 1.0, out=sr)
         if outscale is not None and float(outscale) != self.scale:
             oh, ow = max(1, round(h * float(outscale))), max(1, round(w * float(outscale)))
-            sr = np.clip(imresize(sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+            sr = np.clip(imresize(sr, output_shape=(oh, ow), max_pixels=out_limit), 0.0, 1.0).astype(np.float32)
             if alpha_sr is not None:
-                alpha_sr = np.clip(imresize(alpha_sr, output_shape=(oh, ow)), 0.0, 1.0).astype(np.float32)
+                alpha_sr = np.clip(imresize(alpha_sr, output_shape=(oh, ow), max_pixels=out_limit), 0.0,
+                                   1.0).astype(np.float32)
         self.last_stats.update(network_s=t2 - t1, total_s=time.perf_counter() - t0,
                                premultiplied=premultiply)
         return sr, alpha_sr

@@ -75,7 +75,8 @@ def run_job(job: Job, pool) -> None:
     folder = Path(job.folder)
     files = {"result": folder / "result.png", "bicubic": folder / "bicubic.png"}
     write_image(files["result"], sr, alpha=alpha, bit_depth=loaded.bit_depth, grayscale=loaded.grayscale)
-    bicubic = np.clip(imresize(rgb, output_shape=(out_h, out_w)), 0.0, 1.0)
+    # the same size as the result, which the server's pixel limit admitted
+    bicubic = np.clip(imresize(rgb, output_shape=(out_h, out_w), max_pixels=out_h * out_w), 0.0, 1.0)
     write_image(files["bicubic"], bicubic, alpha=alpha, grayscale=loaded.grayscale)
     if detail is not None:
         files["detail"] = folder / "detail.png"
