@@ -443,33 +443,66 @@ TINY = dict(num_feat=8, num_block=2, num_grow=4, up_channels=8, taps=(1, 2), det
             detail_up_channels=4, attention_channels=4)
 
 
+class HeldUpscaler:
+    """A real Upscaler whose runs wait until `gate` opens: the test decides when work starts, not the clock."""
+
+    def __init__(self, inner, gate: threading.Event):
+        self.inner, self.gate = inner, gate
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def upscale_array(self, *args, **kwargs):
+        assert self.gate.wait(600), "test gate never opened"
+        return self.inner.upscale_array(*args, **kwargs)
+
+
 def test_real_model_burst_of_concurrent_requests_all_complete(start, tiny_model_file, rng):
+    """Five clients post at once (a barrier lines them up) while the model is held: every upload is accepted and
+    queued, none is lost or run twice; once the model runs, every job completes with its own result. No step
+    depends on how fast the machine is (the timeouts only guard against a hang)."""
     from dsrgan.inference.api import load_model
 
     loads = []
+    gate = threading.Event()
 
     def loader(name):
         loads.append(name)
-        return load_model(name, device="cpu", dtype="fp32")
+        return HeldUpscaler(load_model(name, device="cpu", dtype="fp32"), gate)
 
+    n = 5
     base, _ = start(loader, names=(str(tiny_model_file),), max_waiting=8)
-    sizes = [(12, 17)] * 5  # one size: the tiny model's first run per input shape is the slow part
+    sizes = [(12, 17)] * n  # one size: the tiny model's first run per input shape is the slow part
     uploads = [png_bytes(rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)) for h, w in sizes]
-    results: list = [None] * len(sizes)
+    posted: list = [None] * n
+    errors: list = []
+    line_up = threading.Barrier(n)
 
     def client(i):
-        status, job = post_image(base, uploads[i], strength=str(0.4 * i))
-        assert status == 202, job
-        results[i] = wait_job(base, job["id"], timeout=60)
+        try:
+            line_up.wait(60)
+            posted[i] = post_image(base, uploads[i], strength=str(0.4 * i))
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(sizes))]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(90)
+        t.join(600)
+    assert not errors and all(not t.is_alive() for t in threads), errors
+    assert all(p is not None and p[0] == 202 for p in posted), posted
+    ids = [job["id"] for _, job in posted]
+    assert len(set(ids)) == n, "every upload is its own job"
+    # the model is held: at most one job has started, the others wait in the queue, none has finished
+    states = [json.loads(fetch(f"{base}/api/jobs/{i}")[2])["state"] for i in ids]
+    assert all(s in ("queued", "running") for s in states) and states.count("running") <= 1, states
+    gate.set()
+    results = [wait_job(base, i, timeout=600) for i in ids]
     assert loads == [str(tiny_model_file)], "one shared model instance, loaded once"
-    for (h, w), info in zip(sizes, results, strict=True):
-        assert info is not None and info["state"] == "done", info
+    for (h, w), info, i in zip(sizes, results, range(n), strict=True):
+        assert info["state"] == "done", info
+        assert info["result"]["strength"] == pytest.approx(0.4 * i)  # each job kept its own options
         out = decode(fetch(base + info["result"]["images"]["result"])[2])
         assert out.shape == (4 * h, 4 * w, 3)
         detail = decode(fetch(base + info["result"]["images"]["detail"])[2])
