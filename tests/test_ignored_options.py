@@ -96,3 +96,56 @@ def test_api_tile_overlap_with_tiling_off(tiny_model_file):
         up.upscale_array(rgb, tile=0, tile_overlap=4)
     assert up.upscale_array(rgb, tile=0).shape == (48, 48, 3)
     assert up.upscale_array(rgb, tile=16, tile_overlap=4).shape == (48, 48, 3)
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["-o", "out", "--quality", "80"], "--quality sets JPEG/WebP compression, but the output is png"),
+    (["-o", "out", "--format", "tiff", "--quality", "80"], "output is tiff"),
+    (["-o", "b.png", "--quality", "80"], "output is png"),
+    (["-o", "b.png", "--suffix", "_big"], "--suffix names the files written in an output folder"),
+    (["-o", "b.png", "--format", "jpg"], "--format names the files"),
+    (["-o", "b.jpg", "--format", "jpg", "--suffix", "_x"], "--suffix and --format name the files"),
+])
+def test_cli_output_options_that_would_be_ignored(argv, words, tiny_model_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _img(tmp_path / "a.png")
+    assert main(["upscale", "a.png", "--model", str(tiny_model_file), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_cli_output_options_that_apply_are_taken(tiny_model_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _img(tmp_path / "a.png"), _img(tmp_path / "b.jpg")
+    model = ["--model", str(tiny_model_file)]
+    assert main(["upscale", "a.png", *model, "-o", "c.jpg", "--quality", "80"]) == 0
+    # --format auto: one jpg among png outputs, so --quality applies (to the jpg)
+    assert main(["upscale", "a.png", "b.jpg", *model, "-o", "out", "--format", "auto", "--quality", "80",
+                 "--suffix", "_s"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_s.png", "b_s.jpg"]
+    assert main(["upscale", "a.png", *model, "-o", "d.png"]) == 0  # defaults are never an error
+
+
+def test_detail_suffix_with_one_output_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _img(tmp_path / "a.png")
+    assert main(["detail", "a.png", "-o", "d.png", "--suffix", "_s"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--suffix" in err and "ignored" in err, err
+    # the raw files go to a folder: there the suffix names them
+    assert main(["detail", "a.png", "-o", "d.png", "--raw", "raw/", "--suffix", "_s"]) == 0
+    assert (tmp_path / "raw" / "a_s.npy").is_file() and (tmp_path / "d.png").is_file()
+
+
+def test_api_quality_that_would_be_ignored(tiny_model_file, tmp_path):
+    from dsrgan import load_model
+
+    up = load_model(tiny_model_file, device="cpu", backend="torch")
+    src = _img(tmp_path / "a.png")
+    with pytest.raises(OptionError, match="quality sets JPEG/WebP compression, but the output is png"):
+        up.upscale(src, output=tmp_path / "b.png", quality=80)
+    with pytest.raises(OptionError, match="quality= is for path inputs"):
+        up.upscale(np.zeros((5, 6, 3), np.uint8), quality=80)
+    assert not (tmp_path / "b.png").exists()
+    assert up.upscale(src, output=tmp_path / "b.webp", quality=80).is_file()

@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "99.5th percentile of |detail| at 0/1) (default: %(default)s)")
     p.add_argument("--method", default=None, choices=["fgs", "exact"],
                    help="dsrgan only: fgs (the paper's fast solver) or exact (sparse solve) (default: fgs)")
-    p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default="_detail", metavar="S",
-                   help="appended to output names in folder mode, no path separators (default: %(default)s)")
+    p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default=None, metavar="S",
+                   help="appended to output names in folder mode, no path separators (default: _detail)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing outputs (inputs are never replaced); without it, existing pictures and "
                         "raw files are kept and only the missing ones are written")
@@ -61,12 +61,16 @@ def plan(args) -> list[tuple[Path, Path, Path | None]]:
     file_out = names_output_file(args.output, one_input_file=one_file, extensions=WRITE_FORMATS)
     raw_file = args.raw is not None and names_output_file(args.raw, one_input_file=one_file, extensions={".npy"},
                                                           what="the --raw format")
+    if args.suffix is not None and file_out and (args.raw is None or raw_file):
+        raise UsageError(f"--suffix names the files written in an output folder, but OUTPUT {args.output} is the "
+                         "file itself, so it would be ignored; leave it out or end OUTPUT with /")
+    suffix = "_detail" if args.suffix is None else args.suffix
     triples = []
     for f, rel in items:
-        pic = out_arg if file_out else out_arg / rel.parent / f"{rel.stem}{args.suffix}.png"
+        pic = out_arg if file_out else out_arg / rel.parent / f"{rel.stem}{suffix}.png"
         raw = None
         if args.raw is not None:
-            raw = Path(args.raw) if raw_file else Path(args.raw) / rel.parent / f"{rel.stem}{args.suffix}.npy"
+            raw = Path(args.raw) if raw_file else Path(args.raw) / rel.parent / f"{rel.stem}{suffix}.npy"
         triples.append((f, pic, raw))
     return triples
 

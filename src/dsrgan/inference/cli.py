@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from dsrgan import options
-from dsrgan.imaging.formats import WRITE_FORMATS
+from dsrgan.imaging.formats import LOSSY, WRITE_FORMATS, check_quality_applies
 from dsrgan.options import arg
 
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tiff", "tif": ".tiff", "webp": ".webp"}
@@ -54,10 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--outscale", type=arg(options.outscale, "--outscale"), default=None, metavar="F",
                    help=f"final scale in (0, {options.MAX_OUTSCALE:g}]: resize the x4 result with bicubic to F x "
                         "the input size")
-    p.add_argument("--format", "--ext", default="png", choices=["auto", *sorted(FORMATS)],
-                   help="output format when OUTPUT is a folder; auto = the input's own format (default: %(default)s)")
-    p.add_argument("--quality", type=arg(options.quality, "--quality", integer=True), default=95, metavar="Q",
-                   help="JPEG/WebP quality 1-100 (default: %(default)s)")
+    p.add_argument("--format", "--ext", default=None, choices=["auto", *sorted(FORMATS)],
+                   help="output format when OUTPUT is a folder; auto = the input's own format (default: png)")
+    p.add_argument("--quality", type=arg(options.quality, "--quality", integer=True), default=None, metavar="Q",
+                   help="JPEG/WebP quality 1-100 (default: 95)")
     p.add_argument("--suffix", type=arg(options.suffix, "--suffix"), default=None, metavar="S",
                    help="appended to output file names, no path separators (default: _x4, or _x<outscale>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
@@ -71,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def plan_outputs(args) -> list[tuple[Path, Path]]:
     """(input, output) pairs; a missing input or no image at all is an error here, before any work."""
+    from dsrgan.errors import UsageError
     from dsrgan.utils.destinations import names_output_file
     from dsrgan.utils.files import require_inputs
 
@@ -85,12 +86,20 @@ def plan_outputs(args) -> list[tuple[Path, Path]]:
     single_file = names_output_file(args.output, one_input_file=len(items) == 1
                                     and not any(Path(i).is_dir() for i in inputs), extensions=WRITE_FORMATS)
     pairs: list[tuple[Path, Path]] = []
+    if single_file:  # OUTPUT is the file: its name and extension decide, options that name files would be ignored
+        given = [flag for flag, v in (("--suffix", args.suffix), ("--format", args.format)) if v is not None]
+        if given:
+            raise UsageError(f"{' and '.join(given)} name{'s' if len(given) == 1 else ''} the files written in an "
+                             f"output folder, but OUTPUT {args.output} is the file itself, so "
+                             f"{'it' if len(given) == 1 else 'they'} would be ignored; leave "
+                             f"{'it' if len(given) == 1 else 'them'} out or end OUTPUT with /")
     for f, rel in items:
         if single_file:
             out = out_arg
         else:
-            out = out_arg / rel.parent / f"{rel.stem}{suffix}{output_extension(args.format, f)}"
+            out = out_arg / rel.parent / f"{rel.stem}{suffix}{output_extension(args.format or 'png', f)}"
         pairs.append((f, out))
+    check_quality_applies(args.quality, [o for _, o in pairs], "--quality")
     return pairs
 
 
@@ -201,7 +210,8 @@ def run(args) -> int:
                     bar.update(1)
                     continue
                 t0 = time.perf_counter()
-                up.upscale_file(src, out, overwrite=args.overwrite, quality=args.quality, tile=args.tile,
+                quality = args.quality if out.suffix.lower() in LOSSY else None  # --format auto: some are png
+                up.upscale_file(src, out, overwrite=args.overwrite, quality=quality, tile=args.tile,
                                 tile_overlap=args.tile_overlap, detail_strength=args.detail_strength,
                                 outscale=args.outscale, progress=tile_progress, max_pixels=args.max_pixels)
                 times.append(time.perf_counter() - t0)

@@ -372,22 +372,28 @@ class Pipeline:
     # --- any image -------------------------------------------------------------------------------------------
     def upscale(self, image, *, output: str | os.PathLike | None = None, tile: int | None = None,
                 tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
-                overwrite: bool = True, quality: int = 95, progress: Callable[[int, int], None] | None = None,
-                max_pixels: int = options.DEFAULT_MAX_PIXELS):
+                overwrite: bool = True, quality: int | None = None,
+                progress: Callable[[int, int], None] | None = None, max_pixels: int = options.DEFAULT_MAX_PIXELS):
         """Upscale a path, a PIL image or a numpy array; returns the same kind.
 
         A path is read with EXIF orientation applied and the result written to `output` (default: beside the
         input as `<name>_x<scale>.png`); the output path is returned. Alpha, gray and 16-bit survive.
         Float arrays (and PIL mode 'F') must hold values in [0, 1]; inputs above `max_pixels` are refused.
+        `quality` (JPEG/WebP, default 95) is for a path written as jpg/webp; elsewhere it would be ignored: an error.
         """
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
                       progress=progress, max_pixels=max_pixels)
         # checked for every kind of image, not only for paths that use them: a typo must not pass silently
-        quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
+        overwrite = options.flag(overwrite, "overwrite")
+        if quality is not None:
+            quality = options.quality(quality)
         self.check_options(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         is_path = isinstance(image, (str, os.PathLike))
         if output is not None and not is_path:
             raise OptionError("output= is for path inputs; a PIL image or array is returned, not written")
+        if quality is not None and not is_path:
+            raise OptionError("quality= is for path inputs written as jpg/webp; a PIL image or array is returned, "
+                              "not written, so it would be ignored")
         if is_path:
             return self.upscale_file(image, output, overwrite=overwrite, quality=quality, **kwargs)
         if isinstance(image, np.ndarray):
@@ -404,17 +410,22 @@ class Pipeline:
             return convert.to_pil(rgb, alpha, planes, mode)
         raise ImageError(f"cannot upscale a {type(image).__name__}: give a path, a PIL image or a numpy array")
 
-    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int = 95, tile: int | None = None,
+    def upscale_file(self, path, output=None, *, overwrite: bool = True, quality: int | None = None,
+                     tile: int | None = None,
                      tile_overlap: int | None = None, detail_strength: float = 1.0, outscale: float | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      max_pixels: int = options.DEFAULT_MAX_PIXELS) -> Path:
-        """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path."""
+        """Read `path`, upscale, write `output` atomically (never over the input). Returns the output path.
+        `quality`: JPEG/WebP only (default 95); given for another format it would be ignored: OptionError."""
         from dsrgan.imaging import read_image, write_image
+        from dsrgan.imaging.formats import DEFAULT_QUALITY, check_quality_applies
         from dsrgan.imaging.io import output_format
         from dsrgan.utils.destinations import check_destination
 
         path = options.path(path, "path")
-        quality, overwrite = options.quality(quality), options.flag(overwrite, "overwrite")
+        overwrite = options.flag(overwrite, "overwrite")
+        if quality is not None:
+            quality = options.quality(quality)
         if output is not None:
             output = options.path(output, "output")
         kwargs = dict(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale,
@@ -423,6 +434,8 @@ class Pipeline:
             s = options.outscale(outscale) or self.scale
             output = path.with_name(f"{path.stem}_x{s:g}.png")
         output = Path(output)
+        check_quality_applies(quality, [output])
+        quality = DEFAULT_QUALITY if quality is None else quality
         # every check before the compute, not after
         self.check_options(tile=tile, tile_overlap=tile_overlap, detail_strength=detail_strength, outscale=outscale)
         output_format(output)
