@@ -149,3 +149,17 @@ def test_api_quality_that_would_be_ignored(tiny_model_file, tmp_path):
         up.upscale(np.zeros((5, 6, 3), np.uint8), quality=80)
     assert not (tmp_path / "b.png").exists()
     assert up.upscale(src, output=tmp_path / "b.webp", quality=80).is_file()
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--no-lpips", "--lpips-backbone", "x.pth"], "--lpips-backbone chooses"),
+    (["--no-lpips", "--tile", "64"], "--tile set how a model runs, but only bicubic"),
+    (["--no-lpips", "--model", "bicubic", "--dtype", "fp32", "--tile", "0"], "--tile and --dtype set"),
+])
+def test_evaluate_options_that_would_be_ignored(argv, words, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "set").mkdir()
+    _img(tmp_path / "set" / "a.png", size=(32, 32))
+    assert main(["evaluate", "--quiet", "--no-niqe", "set", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err

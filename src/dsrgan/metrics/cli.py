@@ -72,6 +72,7 @@ def run(args) -> int:
 
     from dsrgan.utils.files import refuse_repeats
 
+    check_applies(args)
     lr_dirs = args.lr_dir or []
     # a dataset (or model) named twice would be scored, and reported, twice
     refuse_repeats(args.datasets, "dataset", key=lambda d: ev.hr_folder(d).resolve())
@@ -152,6 +153,20 @@ def run(args) -> int:
     if args.save_images:
         print(f"SR images in {args.save_images}" + (f" (crops in {Path(args.save_images) / 'crops'})" if crop else ""))
     return 0 if written else 1
+
+
+def check_applies(args) -> None:
+    """Options that the rest of the command line makes meaningless are refused, not ignored without a word."""
+    from dsrgan.errors import UsageError
+
+    if args.no_lpips and args.lpips_backbone:
+        raise UsageError("--lpips-backbone chooses LPIPS's weights, but --no-lpips skips LPIPS, so it would be "
+                         "ignored; give one of them")
+    if all(m == "bicubic" for m in args.model or ["bicubic"]):
+        given = [flag for flag, v in (("--tile", args.tile is not None), ("--dtype", args.dtype != "auto")) if v]
+        if given:
+            raise UsageError(f"{' and '.join(given)} set how a model runs, but only bicubic is evaluated, so "
+                             f"{'it' if len(given) == 1 else 'they'} would be ignored; add a --model")
 
 
 def model_key(name: str):
