@@ -329,6 +329,16 @@ def test_bad_options_are_rejected_before_anything_runs(start, photo, params, wor
     assert up.calls == [] and loaded == []
 
 
+def test_a_parameter_given_twice_is_rejected_not_half_ignored(start, photo):
+    up = NearestUpscaler()
+    base, _ = start(up)
+    status, _, body = fetch(f"{base}/api/jobs?strength=0&strength=2", "POST", png_bytes(photo),
+                            {"Content-Type": "application/octet-stream"})
+    assert status == 400
+    _assert_clean_error(json.loads(body), "'strength' is given more than once")
+    assert up.calls == []
+
+
 def test_unknown_job_is_404(start):
     base, _ = start(NearestUpscaler())
     for path in ("/api/jobs/nosuchjob123", "/api/jobs/x", "/api/jobs/nosuchjob123/result.png"):

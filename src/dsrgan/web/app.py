@@ -262,6 +262,9 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
         if unknown:  # a misspelt option (`strenght=0.5`) must not be ignored silently
             raise ApiError(400, f"unknown parameter {', '.join(map(repr, unknown))}; the parameters are "
                                 f"{', '.join(JOB_PARAMS)}")
+        repeated = sorted(k for k in set(q.keys()) if len(q.getlist(k)) > 1)
+        if repeated:  # `strength=0&strength=2`: one value would be dropped without a word
+            raise ApiError(400, f"parameter {', '.join(map(repr, repeated))} is given more than once; give each once")
         try:
             model = pool.check(q.get("model"))
         except UnknownModelError as e:
