@@ -27,9 +27,44 @@ COMMANDS = [
 ]
 
 
+_GIVEN = "_dsrgan_given"  # namespace key of the single-valued options seen during one parse (removed after it)
+
+
+def _once(base: type) -> type:
+    """argparse's `base` action, refusing a single-valued option given twice with different values (`--tile 16
+    --tile 32`, `--dtype bf16 --fp32`): argparse would keep the last and drop the other without a word."""
+    class Once(base):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            if not self.option_strings:  # positionals are taken once anyway
+                return
+            given = namespace.__dict__.setdefault(_GIVEN, {})
+            value = getattr(namespace, self.dest)
+            if self.dest in given and given[self.dest][1] != value:
+                first, before = given[self.dest]
+                shown = "" if self.nargs == 0 else f" {values}"  # a flag such as --fp32 has no value
+                raise argparse.ArgumentError(None, f"{first} {before} and {option_string}{shown} are both given "
+                                                   "and one would be ignored; give one")
+            given[self.dest] = (option_string, value)
+
+    Once.__name__ = f"Once{base.__name__}"
+    return Once
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are a UsageError: `main` prints them as one line and exits 2, like every other
-    user mistake (argparse would print the whole usage text first)."""
+    user mistake (argparse would print the whole usage text first). A single-valued option given twice with
+    different values is one of them (_once)."""
+
+    def __init__(self, *args, **kwargs):  # noqa: D107 - argparse's own signature, passed on whole
+        super().__init__(*args, **kwargs)
+        for name in (None, "store", "store_const", "store_true", "store_false"):  # None: the default, store
+            self.register("action", name, _once(self._registry_get("action", name)))
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        namespace.__dict__.pop(_GIVEN, None)
+        return namespace, extras
 
     def error(self, message: str):
         head, _, rest = message.partition(": ")
