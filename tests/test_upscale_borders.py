@@ -107,6 +107,19 @@ def test_psnr_model_keeps_tiny_image_colours(bundled, shape):
     assert np.abs(_mean_colour(bundled["dsrgan-lite-x4-psnr"], shape) - COLOUR).max() <= 8.0
 
 
+# Colours the psnr model v2 shifted by up to 85 levels (dark blue) before its fine-tune with flat colour patches.
+PURE_COLOURS = [(0, 0, 128), (0, 0, 255), (255, 0, 0), (0, 255, 0), (0, 0, 0), (255, 255, 255), (128, 128, 128)]
+
+
+@pytest.mark.parametrize("colour", PURE_COLOURS)
+def test_psnr_model_keeps_flat_pure_colours(bundled, colour):
+    up = bundled["dsrgan-lite-x4-psnr"]
+    rgb = np.array(colour, np.float32)
+    for shape in TINY_SHAPES:
+        out = up.upscale_array(np.broadcast_to(rgb / 255, (*shape, 3)).copy()).reshape(-1, 3).mean(0) * 255
+        assert np.abs(out - rgb).max() <= 8.0, shape
+
+
 @pytest.mark.parametrize("shape", TINY_SHAPES)
 def test_default_model_keeps_tiny_image_colours(bundled, shape):
     assert np.abs(_mean_colour(bundled["default"], shape) - COLOUR).max() <= 8.0
