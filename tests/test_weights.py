@@ -262,8 +262,10 @@ def test_refusal_messages_are_one_full_sentence_without_torch_advice(tmp_path):
     torch.save({"conv_first.weight": torch.zeros(2, 3, 3, 3)}, good)
     cut = tmp_path / "cut.pth"
     cut.write_bytes(good.read_bytes()[:200])
+    text = tmp_path / "notes.pth"
+    text.write_text("hi\n")  # torch's legacy unpickler chokes on 'h' with a bare KeyError(105)
     for path, words in ((p, "Python objects besides tensors (argparse.Namespace)"), (cut, "truncated or corrupt"),
-                        (tmp_path / "missing.pth", "not found")):
+                        (tmp_path / "missing.pth", "not found"), (text, "damaged or of another format")):
         with pytest.raises(CheckpointError) as e:
             load_model_file(path)
         msg = str(e.value)

@@ -41,6 +41,11 @@ def load_failure(e: BaseException, what: str = "weight file") -> str:
                 "refused (only plain tensor weight files are read)")
     if "zip archive" in text or "central directory" in text or isinstance(e, EOFError) or "truncated" in text:
         return f"not a readable {what}: the file is truncated or corrupt"
+    import pickle
+
+    # a text file or other bytes read as a legacy pickle: torch reports the byte it choked on (KeyError: 105)
+    if isinstance(e, (KeyError, pickle.UnpicklingError, UnicodeDecodeError)):
+        return f"not a readable {what}: the file is damaged or of another format"
     first = re.split(r"(?<=[.!?])\s", text.strip().splitlines()[0] if text.strip() else "", maxsplit=1)[0]
     return f"not a readable {what} ({first.rstrip('.') or type(e).__name__})"
 
