@@ -163,3 +163,14 @@ def test_evaluate_options_that_would_be_ignored(argv, words, tmp_path, capsys, m
     assert main(["evaluate", "--quiet", "--no-niqe", "set", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err, err
+
+
+def test_prepare_step_with_whole_images(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hr").mkdir()
+    _img(tmp_path / "hr" / "a.png", size=(64, 64))
+    assert main(["prepare", "hr", "-o", "store", "--crop", "0", "--step", "32"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--step" in err and "ignored" in err, err
+    assert not (tmp_path / "store").exists()
+    assert main(["prepare", "hr", "-o", "store", "--crop", "0", "--workers", "1"]) == 0

@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="downscale factor (default 4)")
     parser.add_argument("--crop", type=arg(_size, "--crop", integer=True), default=480,
                         help="HR sub-image size (default 480, multiple of the scale; 0: whole images)")
-    parser.add_argument("--step", type=arg(options.positive_int, "--step", integer=True), default=240,
-                        help="HR sub-image stride (default 240)")
+    parser.add_argument("--step", type=arg(options.positive_int, "--step", integer=True), default=None,
+                        help="HR sub-image stride (default 240; only with sub-images, --crop above 0)")
     parser.add_argument("--min-size", type=arg(_size, "--min-size", integer=True), default=0,
                         help="drop sub-images whose HR side is below this (default: the crop size)")
     parser.add_argument("--workers", type=arg(_workers, "--workers", integer=True), default=0,
@@ -43,6 +43,10 @@ def run(args) -> int:
     from dsrgan.data.store import DataError, iter_folder_pairs, split_subimages, write_store
 
     scale = args.scale
+    if not args.crop and args.step is not None:  # whole images are not cut: a stride would be ignored
+        raise DataError("--step sets the stride of sub-images, but --crop 0 keeps whole images, so it would be "
+                        "ignored; leave it out or give a --crop")
+    args.step = 240 if args.step is None else args.step
     if args.crop and (args.crop % scale or args.step % scale or args.step <= 0):
         raise DataError(f"--crop ({args.crop}) and --step ({args.step}) must be positive multiples of --scale {scale}")
     if args.lr_folders and len(args.lr_folders) != len(args.inputs):
