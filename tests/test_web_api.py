@@ -50,6 +50,9 @@ class NearestUpscaler:
     def _x4(self, a: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(a, 4, axis=0), 4, axis=1)
 
+    def check_options(self, *, detail_strength=1.0):
+        return None, None, detail_strength, None  # a stand-in takes every strength
+
     def upscale_array(self, rgb, *, tile=None, detail_strength=1.0, progress=None, max_pixels=None):
         self.calls.append({"shape": rgb.shape, "tile": tile, "strength": detail_strength})
         if self.gate is not None:
@@ -337,6 +340,26 @@ def test_a_parameter_given_twice_is_rejected_not_half_ignored(start, photo):
     assert status == 400
     _assert_clean_error(json.loads(body), "'strength' is given more than once")
     assert up.calls == []
+
+
+def test_strength_for_a_model_without_detail_branch_is_a_400(start, photo, tmp_path):
+    """The Upscaler's own check (as in the command and the API), before the upload is taken."""
+    import torch
+
+    from dsrgan.archs import ArchSpec, build
+    from dsrgan.inference.api import load_model
+    from dsrgan.weights import save_model
+
+    spec = ArchSpec("rrdbnet", dict(num_feat=8, num_block=1, num_grow=4), name="tiny-esrgan")
+    torch.manual_seed(0)
+    path = tmp_path / "tiny-esrgan.safetensors"
+    save_model(path, build(spec), spec)
+    base, _ = start(lambda name: load_model(name, device="cpu", dtype="fp32"), names=(str(path),))
+    status, body = post_image(base, png_bytes(photo), strength="0.5")
+    assert status == 400
+    _assert_clean_error(body, "no detail branch")
+    status, job = post_image(base, png_bytes(photo), strength="1")
+    assert status == 202 and wait_job(base, job["id"], timeout=600)["state"] == "done"
 
 
 def test_unknown_job_is_404(start):

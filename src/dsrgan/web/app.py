@@ -270,6 +270,9 @@ def create_app(pool: ModelPool, config: ServeConfig | None = None, *,
         except UnknownModelError as e:
             raise ApiError(400, str(e)) from None
         strength = parse_strength(q.get("strength"))
+        if strength != 1.0:  # the Upscaler's own check: a model without a detail branch would ignore it
+            upscaler = await run_in_threadpool(pool.get, model)
+            upscaler.check_options(detail_strength=strength)  # OptionError: a 400 before the upload is read
         tile = parse_tile(q.get("tile"), config)
         filename = safe_stem(q.get("filename"))
         display_name = (q.get("filename") or "the upload")[:120]
