@@ -182,6 +182,8 @@ def test_info_lists_models_and_limits(start):
     info = json.loads(fetch(base + "/api/info")[2])
     assert [m["id"] for m in info["models"]] == ["my/model.safetensors", "default", "lite"]
     assert info["models"][0]["label"] == "model.safetensors"
+    # whether each takes the detail strength, from the file header: unknown for a missing file
+    assert [m["detail"] for m in info["models"]] == [None, True, None]
     assert info["default_model"] == "my/model.safetensors"
     assert info["limits"]["max_pixels"] == 1234
 
@@ -355,6 +357,9 @@ def test_strength_for_a_model_without_detail_branch_is_a_400(start, photo, tmp_p
     path = tmp_path / "tiny-esrgan.safetensors"
     save_model(path, build(spec), spec)
     base, _ = start(lambda name: load_model(name, device="cpu", dtype="fp32"), names=(str(path),))
+    # the page learns it from /api/info (read from the file header) and turns its slider off
+    models = json.loads(fetch(base + "/api/info")[2])["models"]
+    assert [(m["id"], m["detail"]) for m in models] == [(str(path), False)]
     status, body = post_image(base, png_bytes(photo), strength="0.5")
     assert status == 400
     _assert_clean_error(body, "no detail branch")

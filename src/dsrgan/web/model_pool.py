@@ -34,6 +34,21 @@ def bundled_model_names(served: str) -> list[str]:
     return [n for n in bundled_models() if resolve_model(n).resolve() != served_path]
 
 
+def has_detail_branch(name: str) -> bool | None:
+    """Whether the model `name` takes the detail strength, from its file header (no weights loaded, no torch):
+    None when the header cannot tell (the page then leaves the control on and the server checks at submit)."""
+    from dsrgan.weights.bundled import resolve_model
+    from dsrgan.weights.header import read_metadata, spec_from_metadata
+
+    try:
+        path = resolve_model(name)
+        if path.suffix != ".safetensors":
+            return None
+        return spec_from_metadata(read_metadata(path), path).detail_variant is not None
+    except (DsrganError, OSError, ValueError):
+        return None
+
+
 class ModelPool:
     """Loads models by name on first use and keeps them; `loader(name)` returns an Upscaler."""
 
@@ -43,9 +58,13 @@ class ModelPool:
         self.default = startup
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._detail: dict[str, bool | None] | None = None
 
     def describe(self) -> list[dict]:
-        return [{"id": n, "label": _label(n), "loaded": n in self._loaded} for n in self.names]
+        if self._detail is None:  # headers read once, on the first request for them
+            self._detail = {n: has_detail_branch(n) for n in self.names}
+        return [{"id": n, "label": _label(n), "loaded": n in self._loaded, "detail": self._detail[n]}
+                for n in self.names]
 
     def check(self, name: str | None) -> str:
         """The model id to use for a request; an unknown name is a user error, never a path to open."""

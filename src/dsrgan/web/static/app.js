@@ -42,6 +42,7 @@ async function loadInfo() {
       select.appendChild(opt);
     }
     select.value = info.default_model;
+    syncStrength();
     const lim = info.limits;
     $("strength").max = lim.max_strength;
     $("tile").max = lim.max_tile;
@@ -73,6 +74,20 @@ function cancelPrevious() {
     fetch("/api/jobs/" + state.jobId, { method: "DELETE" }).catch(() => {});
   }
   state.jobId = null;
+}
+
+// A model without a detail branch would ignore the strength (the server refuses anything but 1 for it):
+// the slider goes back to 1 and is turned off while such a model is chosen.
+function syncStrength() {
+  const entry = state.info && state.info.models.find((m) => m.id === $("model").value);
+  const off = Boolean(entry) && entry.detail === false;
+  const strength = $("strength");
+  if (off) {
+    strength.value = 1;
+    $("strength-value").textContent = "1.00";
+  }
+  strength.disabled = off;
+  strength.title = off ? "this model has no detail branch" : "";
 }
 
 function start() {
@@ -243,7 +258,7 @@ function setupInputs() {
   strength.addEventListener("input", () => { $("strength-value").textContent = Number(strength.value).toFixed(2); });
   // Settings rerun the current image once they are released (not on every slider step).
   strength.addEventListener("change", start);
-  $("model").addEventListener("change", start);
+  $("model").addEventListener("change", () => { syncStrength(); start(); });
   $("tile").addEventListener("change", start);
   $("run").addEventListener("click", start);
 }
