@@ -2,31 +2,18 @@
 (or holds) an input, a file name given for many outputs. Each is refused before any work, nothing is made,
 and no input changes, even with --overwrite."""
 
-import numpy as np
 import pytest
-from PIL import Image
+from cli_checks import assert_refused, file_tree, noise_png
 
 from dsrgan.cli import main
 
 
 def _img(path, seed=0, size=(16, 20)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = (np.random.default_rng(seed).random((*size, 3)) * 255).astype(np.uint8)
-    Image.fromarray(a).save(path)
-    return path
-
-
-def _tree(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return noise_png(path, seed, size)
 
 
 def _refused(argv, capsys, tmp_path, words):
-    before = _tree(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "error:" in err and words in err, err
-    assert _tree(tmp_path) == before  # nothing made, nothing changed
-    return err
+    return assert_refused(argv, capsys, tmp_path, "error:", words)
 
 
 @pytest.mark.parametrize("command", [["upscale", "--model", "MODEL"], ["detail"], ["degrade"]])
@@ -44,7 +31,7 @@ def test_a_file_inside_a_folder_also_given_is_done_once(tiny_model_file, tmp_pat
     monkeypatch.chdir(tmp_path)
     _img(tmp_path / "in" / "a.png")
     assert main(["upscale", "in", "in/a.png", "--model", str(tiny_model_file), "-o", "out"]) == 0
-    assert "1 done" in capsys.readouterr().err and _tree(tmp_path / "out").keys() == {"a_x4.png"}
+    assert "1 done" in capsys.readouterr().err and file_tree(tmp_path / "out").keys() == {"a_x4.png"}
 
 
 @pytest.mark.parametrize("command", [["upscale", "--model", "MODEL"], ["detail"]])
@@ -55,7 +42,7 @@ def test_a_file_name_for_several_outputs_is_refused_not_made_a_folder(command, t
     _img(tmp_path / "a.png"), _img(tmp_path / "b.png", 1)
     _refused([*command, "a.png", "b.png", "-o", "big.png"], capsys, tmp_path, "names a file")
     assert main([*command, "a.png", "b.png", "-o", "big.png/"]) == 0  # a folder of that name, when asked
-    assert sorted(_tree(tmp_path / "big.png")) == sorted(f"{s}_{'x4' if 'upscale' in command else 'detail'}.png"
+    assert sorted(file_tree(tmp_path / "big.png")) == sorted(f"{s}_{'x4' if 'upscale' in command else 'detail'}.png"
                                                          for s in "ab")
 
 
@@ -94,12 +81,12 @@ def test_prepare_overwrite_never_deletes_inputs_or_other_folders(tmp_path, capsy
     # a store is replaced; a run that finds nothing usable keeps the old store instead of deleting it
     assert main(["prepare", "data/HR", "-o", "store", *args]) == 0
     capsys.readouterr()
-    store = _tree(tmp_path / "store")
+    store = file_tree(tmp_path / "store")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.txt").write_text("no images")
     assert main(["prepare", "junk", "-o", "store", *args]) == 2
     assert "no readable images in junk" in capsys.readouterr().err
-    assert _tree(tmp_path / "store") == store
+    assert file_tree(tmp_path / "store") == store
 
 
 @pytest.mark.parametrize("command", [["upscale", "--model", "MODEL"], ["detail"], ["degrade"]])

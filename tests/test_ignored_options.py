@@ -4,7 +4,7 @@ jobs. A default value is never an error."""
 
 import numpy as np
 import pytest
-from PIL import Image
+from cli_checks import noise_png
 
 from dsrgan.cli import main
 from dsrgan.errors import OptionError
@@ -26,8 +26,7 @@ def esrgan_file(tmp_path_factory):
 
 
 def _img(path, size=(16, 16)):
-    Image.fromarray((np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)).save(path)
-    return path
+    return noise_png(path, 0, size)
 
 
 def test_cli_detail_strength_for_a_model_without_detail_branch(esrgan_file, tmp_path, capsys, monkeypatch):

@@ -3,31 +3,18 @@ before any work, in every command that takes several inputs: it would be done, w
 
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
+from cli_checks import assert_refused, noise_png
 
 from dsrgan.cli import main
 
 
 def _img(path, seed=0, size=(32, 32)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = (np.random.default_rng(seed).random((*size, 3)) * 255).astype(np.uint8)
-    Image.fromarray(a).save(path)
-    return path
-
-
-def _tree(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    return noise_png(path, seed, size)
 
 
 def _refused(argv, capsys, tmp_path, named):
-    before = _tree(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is given twice" in err and named in err, err
-    assert _tree(tmp_path) == before  # nothing made
-    return err
+    return assert_refused(argv, capsys, tmp_path, "is given twice", named)
 
 
 @pytest.mark.parametrize("command", [["upscale", "--model", "MODEL"], ["detail"], ["degrade"]])
